@@ -1,0 +1,1 @@
+"""Data side: reading images robustly, class folders, splits, checks, synthetic notes, capture."""

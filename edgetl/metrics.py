@@ -1,0 +1,67 @@
+"""Classification metrics in plain numpy, shared by training, evaluation and benchmarks."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+
+def confusion(y_true: Sequence[int], y_pred: Sequence[int], n: int) -> np.ndarray:
+    cm = np.zeros((n, n), dtype=np.int64)
+    np.add.at(cm, (np.asarray(y_true, int), np.asarray(y_pred, int)), 1)
+    return cm
+
+
+def classification_report(y_true, probs: np.ndarray, classes: Sequence[str]) -> dict:
+    """Top-1, per-class precision/recall/F1 and the confusion matrix (rows = truth)."""
+    y_true = np.asarray(y_true, int)
+    probs = np.asarray(probs, np.float32)
+    n = len(classes)
+    if y_true.size == 0:
+        return {"count": 0, "top1": None, "per_class": {}, "confusion": np.zeros((n, n), int).tolist(), "classes": list(classes)}
+    y_pred = probs.argmax(axis=1)
+    cm = confusion(y_true, y_pred, n)
+    tp = np.diag(cm).astype(float)
+    precision = np.divide(tp, cm.sum(axis=0), out=np.zeros(n), where=cm.sum(axis=0) > 0)
+    recall = np.divide(tp, cm.sum(axis=1), out=np.zeros(n), where=cm.sum(axis=1) > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(n), where=(precision + recall) > 0)
+    per_class = {
+        c: {"precision": round(float(precision[i]), 4), "recall": round(float(recall[i]), 4),
+            "f1": round(float(f1[i]), 4), "support": int(cm[i].sum())}
+        for i, c in enumerate(classes)
+    }
+    return {
+        "count": int(y_true.size),
+        "top1": round(float((y_pred == y_true).mean()), 4),
+        "per_class": per_class,
+        "confusion": cm.tolist(),
+        "classes": list(classes),
+    }
+
+
+def selective(y_true, probs: np.ndarray, thresholds: Sequence[float] | None = None, target_precision: float = 0.995,
+              silent: Sequence[int] = ()) -> dict:
+    """Coverage and precision of "speak only above a confidence threshold".
+
+    A prediction of a ``silent`` class (e.g. background) is never spoken. Coverage is the share of
+    images with a spoken answer; precision is the share of spoken answers that are right.
+    """
+    y_true = np.asarray(y_true, int)
+    probs = np.asarray(probs, np.float32)
+    if thresholds is None:
+        thresholds = [round(t, 3) for t in np.concatenate([np.arange(0.30, 0.90, 0.05), np.arange(0.90, 0.999, 0.01)])]
+    conf = probs.max(axis=1)
+    pred = probs.argmax(axis=1)
+    speakable = ~np.isin(pred, list(silent))
+    rows = []
+    for t in thresholds:
+        spoken = speakable & (conf >= t)
+        n_spoken = int(spoken.sum())
+        correct = int((pred[spoken] == y_true[spoken]).sum())
+        rows.append({"threshold": float(t), "coverage": round(n_spoken / max(1, y_true.size), 4),
+                     "precision": round(correct / n_spoken, 4) if n_spoken else 1.0, "spoken": n_spoken,
+                     "wrong": n_spoken - correct})
+    best = next((r for r in rows if r["precision"] >= target_precision and r["spoken"] > 0), None)
+    return {"target_precision": target_precision, "curve": rows, "threshold": best["threshold"] if best else None,
+            "coverage_at_threshold": best["coverage"] if best else 0.0}

@@ -1,0 +1,1 @@
+"""Training side (imports TensorFlow): backbones, cached features, augmentation, trainer, QAT."""

@@ -1,0 +1,44 @@
+"""Every training option in one place, saved verbatim as the run's config.json."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+
+@dataclass
+class TrainConfig:
+    # backbone
+    backbone: str = "mobilenet_v2"
+    alpha: float = 1.0
+    size: int = 224
+    weights: str = "imagenet"  # imagenet | none | PATH to a Keras no-top .h5
+    # head
+    dropout: float = 0.2
+    label_smoothing: float = 0.1
+    # schedule
+    strategy: str = "auto"  # auto | features | fine-tune
+    fine_tune: int = -1  # top inverted-residual blocks to unfreeze; -1 = decided by strategy
+    epochs: int = 40  # head stage (cheap: runs on cached features)
+    fine_tune_epochs: int = 15
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    fine_tune_learning_rate: float = 1e-4
+    patience: int = 6
+    class_weights: bool = True
+    # augmentation: view 0 is the plain image, views 1..K-1 are augmented copies cached once
+    augment: bool = True
+    views: int = 4
+    # data
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    seed: int = 0
+    cache_dir: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

@@ -1,0 +1,159 @@
+"""On-disk HDF5 cache of backbone activations, keyed by image content and backbone config.
+
+The frozen part of the network is the expensive part; caching its output once makes extra epochs,
+re-runs and hyper-parameter changes nearly free. Keys are ``sha256(image bytes)/view``, so renaming
+or moving files keeps the cache valid and editing an image invalidates only that image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from edgetl.errors import EdgetlError
+from edgetl.progress import track
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("EDGETL_CACHE")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edgetl" / "features"
+
+
+def cache_key(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:20]
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    backbone_images: int = 0  # images actually pushed through the backbone (0 on a fully cached re-run)
+    unreadable: list[str] = field(default_factory=list)
+
+
+class FeatureCache:
+    """A growable (N, *shape) float16 array plus its string keys, in one HDF5 file."""
+
+    def __init__(self, path: Path, shape: Sequence[int], meta: dict):
+        import h5py
+
+        self.path = Path(path)
+        self.shape = tuple(int(s) for s in shape)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.h5 = h5py.File(self.path, "a")
+        except OSError:
+            # A cache interrupted mid-write is disposable: start it again rather than fail the run.
+            self.path.unlink(missing_ok=True)
+            self.h5 = h5py.File(self.path, "a")
+        if "data" not in self.h5:
+            self.h5.create_dataset("data", shape=(0, *self.shape), maxshape=(None, *self.shape), dtype="float16",
+                                   chunks=(64, *self.shape))
+            self.h5.create_dataset("keys", shape=(0,), maxshape=(None,), dtype=h5py.string_dtype())
+            self.h5.attrs["meta"] = json.dumps(meta, sort_keys=True)
+        elif tuple(self.h5["data"].shape[1:]) != self.shape:
+            raise EdgetlError(f"feature cache {self.path} has shape {self.h5['data'].shape[1:]}, expected {self.shape}")
+        self.index = {k.decode() if isinstance(k, bytes) else k: i for i, k in enumerate(self.h5["keys"][:])}
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.index
+
+    def get_many(self, keys: Sequence[str]) -> np.ndarray:
+        rows = np.array([self.index[k] for k in keys], dtype=np.int64)
+        if rows.size == 0:
+            return np.zeros((0, *self.shape), np.float16)
+        data = self.h5["data"]
+        unique, inverse = np.unique(rows, return_inverse=True)  # h5py wants strictly increasing indices
+        if len(unique) > 0.2 * data.shape[0]:
+            block = data[: unique[-1] + 1][unique]  # one sequential read beats many scattered ones
+        else:
+            block = data[unique]
+        return block[inverse]
+
+    def add_many(self, keys: Sequence[str], values: np.ndarray) -> None:
+        data, names = self.h5["data"], self.h5["keys"]
+        start = data.shape[0]
+        data.resize(start + len(keys), axis=0)
+        names.resize(start + len(keys), axis=0)
+        data[start:] = values.astype(np.float16)
+        names[start:] = list(keys)
+        for i, k in enumerate(keys):
+            self.index[k] = start + i
+        self.h5.flush()
+
+    def close(self) -> None:
+        self.h5.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def extract(
+    paths: Sequence[Path],
+    hashes: Sequence[str],
+    views: int,
+    cache: FeatureCache,
+    run_backbone: Callable[[np.ndarray], np.ndarray],
+    load: Callable[[Path], np.ndarray],
+    make_view: Callable[[np.ndarray, str, int], np.ndarray],
+    batch: int = 32,
+    stats: CacheStats | None = None,
+    description: str = "features",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (features[n, views, *shape], ok[n]) for ``paths``, computing only what the cache lacks.
+
+    ``ok`` is False for unreadable images; their rows are zeros and their paths go to ``stats``.
+    """
+    from edgetl.data.images import UnreadableImage
+
+    stats = stats or CacheStats()
+    n = len(paths)
+    ok = np.ones(n, dtype=bool)
+    todo = [i for i in range(n) if any(f"{hashes[i]}/{v}" not in cache for v in range(views))]
+    stats.hits += (n - len(todo)) * views
+    pending_keys: list[str] = []
+    pending_images: list[np.ndarray] = []
+
+    def flush():
+        if not pending_images:
+            return
+        acts = run_backbone(np.stack(pending_images))
+        cache.add_many(pending_keys, acts)
+        stats.backbone_images += len(pending_images)
+        pending_keys.clear()
+        pending_images.clear()
+
+    for i in track(todo, f"{description} (backbone)") if todo else []:
+        try:
+            image = load(paths[i])
+        except UnreadableImage as exc:
+            ok[i] = False
+            stats.unreadable.append(str(exc))
+            continue
+        for v in range(views):
+            key = f"{hashes[i]}/{v}"
+            if key in cache or key in pending_keys:
+                continue
+            pending_keys.append(key)
+            pending_images.append(make_view(image, hashes[i], v))
+            stats.misses += 1
+            if len(pending_images) >= batch:
+                flush()
+    flush()
+    out = np.zeros((n, views, *cache.shape), np.float16)
+    good = np.flatnonzero(ok)
+    if good.size:
+        keys = [f"{hashes[i]}/{v}" for i in good for v in range(views)]
+        out[good] = cache.get_many(keys).reshape(len(good), views, *cache.shape)
+    return out, ok

@@ -1,0 +1,352 @@
+"""`edgetl train`: class folders in, a trained and evaluated flat MobileNetV2 classifier out.
+
+Both stages run from the feature cache. Stage 1 trains the head on pooled features. Stage 2 fine-tunes
+the top blocks from cached activations at the cut point: with the layers below frozen and BatchNorm in
+inference mode those activations never change, so this is the same optimisation as fine-tuning the
+whole network on the cached augmented views, at a fraction of the cost.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from edgetl.atomic import atomic_path, write_json, write_text
+from edgetl.data.folders import LabelledSet, load_splits, write_manifest
+from edgetl.data.images import file_sha256, load_square
+from edgetl.errors import EdgetlError
+from edgetl.metrics import classification_report
+from edgetl.progress import enabled as progress_enabled
+from edgetl.train import augment, backbones
+from edgetl.train.config import TrainConfig
+from edgetl.train.features import CacheStats, FeatureCache, cache_key, default_cache_dir, extract
+
+FIT = "squash"  # how a photo becomes a square input; part of the cache key
+AUGMENT_VERSION = 1  # bump when augment.py changes so stale cached views are not reused
+STATE = ".state.json"
+
+
+@dataclass
+class TrainResult:
+    run: Path
+    classes: list[str]
+    metrics: dict
+    config: dict
+    seconds: float
+    cache: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        val = self.metrics.get("val", {}).get("top1")
+        test = self.metrics.get("test", {}).get("top1")
+        parts = [f"run {self.run}", f"{len(self.classes)} classes"]
+        if val is not None:
+            parts.append(f"val top-1 {val:.1%}")
+        if test is not None:
+            parts.append(f"test top-1 {test:.1%}")
+        parts.append(f"{self.seconds:.0f} s")
+        return ", ".join(parts)
+
+
+def choose_fine_tune(config: TrainConfig, train: LabelledSet) -> int:
+    """--strategy auto: fine-tune only when there is enough data that it helps more than it overfits."""
+    if config.fine_tune >= 0:
+        return config.fine_tune
+    if config.strategy == "features":
+        return 0
+    if config.strategy == "fine-tune":
+        return 3
+    if config.strategy != "auto":
+        raise EdgetlError(f"--strategy must be auto, features or fine-tune (got {config.strategy!r})")
+    per_class = min(train.counts().values()) if train.samples else 0
+    return 3 if per_class >= 100 else 0
+
+
+def distribution():
+    """MirroredStrategy over all GPUs, or all logical CPUs when several are configured; else the default."""
+    from edgetl.tf_env import tf
+
+    t = tf()
+    gpus = t.config.list_logical_devices("GPU")
+    devices = gpus if gpus else t.config.list_logical_devices("CPU")
+    if len(devices) > 1:
+        return t.distribute.MirroredStrategy([d.name for d in devices]), len(devices)
+    return t.distribute.get_strategy(), 1
+
+
+def prepare_run_dir(out: Path, resume: bool, force: bool) -> None:
+    if out.exists() and any(out.iterdir()):
+        if resume:
+            return
+        if force:
+            shutil.rmtree(out)
+        else:
+            raise EdgetlError(f"{out} already holds a run; pass --resume to continue it or --force to replace it")
+    elif resume:
+        raise EdgetlError(f"nothing to resume in {out}")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+class _EpochLog:
+    """Collects per-epoch history rows and prints a one-line summary per epoch when a person watches."""
+
+    def __init__(self, keras, stage: str, rows: list[dict], log: Callable[[str], None], epochs: int):
+        class Callback(keras.callbacks.Callback):
+            def on_epoch_begin(cb, epoch, logs=None):
+                cb.t0 = time.perf_counter()
+
+            def on_epoch_end(cb, epoch, logs=None):
+                logs = dict(logs or {})
+                row = {"stage": stage, "epoch": epoch + 1, **{k: round(float(v), 5) for k, v in logs.items()},
+                       "seconds": round(time.perf_counter() - cb.t0, 2)}
+                rows.append(row)
+                msg = f"  {stage} epoch {epoch + 1}/{epochs}: loss {logs.get('loss', float('nan')):.3f} acc {logs.get('accuracy', float('nan')):.3f}"
+                if "val_accuracy" in logs:
+                    msg += f"  val loss {logs['val_loss']:.3f} val acc {logs['val_accuracy']:.3f}"
+                log(msg)
+
+        self.callback = Callback()
+
+
+def _one_hot(y: np.ndarray, n: int) -> np.ndarray:
+    return np.eye(n, dtype=np.float32)[y]
+
+
+def _class_weights(y: np.ndarray, n: int) -> dict[int, float]:
+    counts = np.bincount(y, minlength=n).astype(float)
+    weights = len(y) / (n * np.maximum(counts, 1))
+    return {i: float(w) for i, w in enumerate(weights)}
+
+
+def _hashes(samples) -> list[str]:
+    return [file_sha256(s.path) for s in samples]
+
+
+def _view_batches(keras, x: np.ndarray, y: np.ndarray, n_classes: int, batch: int, seed: int):
+    """Each epoch: every image once, in a new order, as one of its cached views picked at random."""
+
+    class Views(keras.utils.Sequence):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.on_epoch_end()
+
+        def on_epoch_end(self):
+            self.order = self.rng.permutation(len(x))
+            self.view = self.rng.integers(0, x.shape[1], size=len(x))
+
+        def __len__(self):
+            return int(np.ceil(len(x) / batch))
+
+        def __getitem__(self, i):
+            idx = self.order[i * batch : (i + 1) * batch]
+            return x[idx, self.view[idx]].astype(np.float32), _one_hot(y[idx], n_classes)
+
+    return Views()
+
+
+def _predict(model, x: np.ndarray, batch: int = 256) -> np.ndarray:
+    if len(x) == 0:
+        return np.zeros((0, model.output_shape[-1]), np.float32)
+    return np.concatenate([model(x[i : i + batch].astype(np.float32), training=False).numpy() for i in range(0, len(x), batch)])
+
+
+def _write_history(rows: list[dict], dest: Path) -> None:
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(dest, buf.getvalue())
+
+
+def save_keras_model(model, dest: Path) -> None:
+    with atomic_path(dest) as tmp:
+        model.save(tmp)
+
+
+def train(
+    data: str | Path | Sequence[str | Path],
+    out: str | Path,
+    config: TrainConfig | None = None,
+    resume: bool = False,
+    force: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train a classifier on class folders (or a split manifest) and write a complete run folder."""
+    started = time.perf_counter()
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    out = Path(out)
+    config = config or TrainConfig()
+    backbones.get(config.backbone)
+    backbones.validate(config.alpha, config.size)
+    prepare_run_dir(out, resume, force)
+    state_path = out / STATE
+    state = json.loads(state_path.read_text()) if resume and state_path.exists() else {}
+    if resume and (out / "config.json").exists():
+        config = TrainConfig.from_dict(json.loads((out / "config.json").read_text())["train"])
+        log(f"resuming {out} with its saved options")
+
+    parts = load_splits(data, val=config.val_fraction, test=config.test_fraction, seed=config.seed)
+    classes = parts["train"].classes
+    if len(parts["train"]) == 0:
+        raise EdgetlError("the training split is empty")
+    write_manifest(parts, out / "split.json", seed=config.seed)
+    counts = {name: parts[name].counts() for name in parts}
+    log(f"data: {len(classes)} classes, train {len(parts['train'])}, val {len(parts['val'])}, test {len(parts['test'])} images")
+
+    from edgetl.tf_env import keras, tf
+
+    k = keras()
+    k.utils.set_random_seed(config.seed)
+    strategy, n_devices = distribution()
+    if n_devices > 1:
+        log(f"training on {n_devices} devices with MirroredStrategy")
+    weights = backbones.resolve_weights(config.weights, config.alpha, config.size)
+    blocks = choose_fine_tune(config, parts["train"])
+
+    with strategy.scope():
+        model = backbones.build_classifier(len(classes), config.alpha, config.size, weights, config.dropout)
+        cut = backbones.cut_layer_name(model, blocks)
+        bottom, top = backbones.split_at(model, cut)
+        pool_model = k.Model(model.get_layer(cut).output, model.get_layer("pool").output) if cut != "pool" else None
+        feature_in = k.Input((model.get_layer("pool").output_shape[-1],), name="features")
+        head = k.Model(feature_in, model.get_layer("classifier")(model.get_layer("dropout")(feature_in)), name="head")
+
+    # ---- cached activations -------------------------------------------------------------------
+    spec = backbones.get(config.backbone)
+    key = cache_key({"backbone": config.backbone, "alpha": config.alpha, "size": config.size, "cut": cut, "fit": FIT,
+                     "weights": backbones.weights_identity(weights, config.seed), "augment": AUGMENT_VERSION})
+    cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+    stats = CacheStats()
+    run_bottom = tf().function(lambda x: bottom(x, training=False))
+
+    def run_backbone(images: np.ndarray) -> np.ndarray:
+        return run_bottom(backbones.to_model_input(images, spec.mean, spec.std)).numpy()
+
+    def load(path: Path) -> np.ndarray:
+        return load_square(path, config.size)
+
+    views = max(1, config.views) if config.augment else 1
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    with FeatureCache(cache_dir / f"{key}.h5", bottom.output_shape[1:], {"key": key, "cut": cut}) as cache:
+        for name in ("train", "val", "test"):
+            samples = parts[name].samples
+            feats, ok = extract([s.path for s in samples], _hashes(samples), views if name == "train" else 1, cache,
+                                run_backbone, load, augment.make_view, stats=stats, description=f"{name} features")
+            labels = np.array([s.label for s in samples], dtype=np.int64)
+            arrays[name] = (feats[ok], labels[ok])
+    if stats.unreadable:
+        write_text(out / "unreadable.txt", "\n".join(stats.unreadable) + "\n")
+        log(f"skipped {len(stats.unreadable)} unreadable image(s), listed in {out / 'unreadable.txt'}")
+    present = np.bincount(arrays["train"][1], minlength=len(classes))
+    missing = [c for c, n in zip(classes, present) if n == 0]
+    if missing:
+        raise EdgetlError(f"class(es) with no readable training image: {', '.join(missing)}")
+    log(f"features: {stats.backbone_images} image views through the backbone, {stats.hits} from cache ({cache_dir})")
+
+    x_train, y_train = arrays["train"]
+    x_val, y_val = arrays["val"]
+    has_val = len(y_val) > 0
+    n = len(classes)
+    class_weight = _class_weights(y_train, n) if config.class_weights else None
+    history: list[dict] = list(state.get("history", []))
+    loss = k.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    monitor = "val_loss" if has_val else "loss"
+
+    # ---- stage 1: the head on pooled features ----------------------------------------------------
+    def pooled(x: np.ndarray) -> np.ndarray:
+        flat = x.reshape(-1, *x.shape[2:])
+        p = flat.astype(np.float32) if pool_model is None else _predict(pool_model, flat)
+        return p.reshape(x.shape[0], x.shape[1], -1)
+
+    head_weights = out / ".head.weights.h5"
+    if state.get("head_done") and head_weights.exists():
+        head.load_weights(head_weights)
+        log("head stage already done; loaded its weights")
+    else:
+        p_train = pooled(x_train)
+        xs = p_train.reshape(-1, p_train.shape[-1])
+        ys = np.repeat(y_train, p_train.shape[1])
+        val_data = (pooled(x_val)[:, 0], _one_hot(y_val, n)) if has_val else None
+        with strategy.scope():
+            head.compile(optimizer=k.optimizers.Adam(config.learning_rate), loss=loss, metrics=["accuracy"])
+        epoch_log = _EpochLog(k, "head", history, log if progress_enabled() else (lambda m: None), config.epochs)
+        head.fit(xs, _one_hot(ys, n), batch_size=config.batch_size, epochs=config.epochs, validation_data=val_data,
+                 class_weight=class_weight, shuffle=True, verbose=0,
+                 callbacks=[k.callbacks.EarlyStopping(monitor=monitor, patience=config.patience, restore_best_weights=True),
+                            k.callbacks.BackupAndRestore(str(out / ".backup" / "head")), epoch_log.callback])
+        head.save_weights(head_weights)
+        state.update(head_done=True, history=history)
+        write_json(state_path, state)
+
+    # ---- stage 2: fine-tune the top blocks from the cut activations -------------------------------
+    if blocks > 0 and config.fine_tune_epochs > 0:
+        for layer in backbones.trainable_top(model, cut):
+            layer.trainable = not isinstance(layer, k.layers.BatchNormalization)  # BN stays in inference mode
+        with strategy.scope():
+            top.compile(optimizer=k.optimizers.Adam(config.fine_tune_learning_rate), loss=loss, metrics=["accuracy"])
+        log(f"fine-tuning the top {blocks} block(s) from {cut} ({top.count_params():,} parameters in the top)")
+        epoch_log = _EpochLog(k, "fine-tune", history, log if progress_enabled() else (lambda m: None), config.fine_tune_epochs)
+        val_data = (x_val[:, 0].astype(np.float32), _one_hot(y_val, n)) if has_val else None
+        top.fit(_view_batches(k, x_train, y_train, n, config.batch_size, config.seed), epochs=config.fine_tune_epochs,
+                validation_data=val_data, class_weight=class_weight, verbose=0,
+                callbacks=[k.callbacks.EarlyStopping(monitor=monitor, patience=max(2, config.patience // 2),
+                                                     restore_best_weights=True),
+                           k.callbacks.BackupAndRestore(str(out / ".backup" / "fine_tune")), epoch_log.callback])
+
+    # ---- evaluate and write the run ---------------------------------------------------------------
+    evaluator = top if blocks > 0 else None
+    metrics: dict = {}
+    for name in ("train", "val", "test"):
+        x, y = arrays[name]
+        if name == "train":
+            x, y = x[:, :1], y  # the plain view, as a device would see it
+        probs = _predict(evaluator, x[:, 0]) if evaluator is not None else _predict(head, pooled(x)[:, 0])
+        metrics[name] = classification_report(y, probs, classes)
+    seconds = time.perf_counter() - started
+    full_config = {"train": config.to_dict(), "data": [str(p) for p in (data if isinstance(data, (list, tuple)) else [data])],
+                   "classes": classes, "counts": counts, "fine_tune_blocks": blocks, "cut_layer": cut,
+                   "fit": FIT, "input": {"size": config.size, "mean": spec.mean, "std": spec.std, "layout": "NHWC RGB"},
+                   "weights_file": weights, "devices": n_devices, "cache": {"file": str(cache_dir / f"{key}.h5"),
+                   "hits": stats.hits, "misses": stats.misses, "backbone_images": stats.backbone_images}}
+    save_keras_model(model, out / "model.keras")
+    write_text(out / "labels.txt", "\n".join(classes) + "\n")
+    write_json(out / "config.json", full_config)
+    write_json(out / "metrics.json", {**metrics, "seconds": round(seconds, 1)})
+    _write_history(history, out / "history.csv")
+    from edgetl import plots
+
+    if history:
+        plots.training_curves(history, out / "training_curves.png")
+    split_for_cm = "test" if metrics["test"]["count"] else "val" if metrics["val"]["count"] else "train"
+    plots.confusion_matrix(metrics[split_for_cm]["confusion"], classes, out / "confusion_matrix.png",
+                           title=f"confusion matrix ({split_for_cm} split)")
+    state.update(done=True, history=history)
+    write_json(state_path, state)
+    shutil.rmtree(out / ".backup", ignore_errors=True)
+    return TrainResult(out, classes, metrics, full_config, seconds, full_config["cache"])
+
+
+def load_run_model(run: str | Path):
+    """Load a run's float classifier (tf_keras), with a clear error for a missing or foreign folder."""
+    run = Path(run)
+    path = run / "model.keras" if run.is_dir() else run
+    if not path.exists():
+        raise EdgetlError(f"no trained model at {path} (train one with: edgetl train DATA --out {run})")
+    from edgetl.tf_env import keras
+
+    try:
+        return keras().models.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises many types for a foreign or corrupt file
+        raise EdgetlError(f"cannot load {path}: {str(exc).splitlines()[0][:200]}") from None

@@ -1,0 +1,170 @@
+"""Training on real components: a real MobileNetV2, real images, a real HDF5 feature cache."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, SHARED_WEIGHTS, need_shared
+from edgetl.errors import EdgetlError
+
+pytestmark = pytest.mark.slow
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    full_env = {**os.environ, "EDGETL_PROGRESS": "0", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "edgetl.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=full_env, timeout=600)
+
+
+def test_run_folder_holds_every_artefact(tiny_run):
+    run = tiny_run.run
+    for name in ("model.keras", "labels.txt", "config.json", "metrics.json", "history.csv", "split.json",
+                 "training_curves.png", "confusion_matrix.png"):
+        assert (run / name).is_file(), name
+    labels = (run / "labels.txt").read_text().split()
+    assert labels == ["10", "20", "50", "100", "200", "500", "background"]
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["alpha"] == 0.35 and config["train"]["size"] == 96 and config["fine_tune_blocks"] == 1
+    metrics = json.loads((run / "metrics.json").read_text())
+    for split in ("val", "test"):
+        m = metrics[split]
+        assert m["count"] > 0 and 0 <= m["top1"] <= 1
+        assert set(m["per_class"]) == set(labels)
+        assert np.asarray(m["confusion"]).sum() == m["count"]
+    rows = list(csv.DictReader((run / "history.csv").open()))
+    assert {r["stage"] for r in rows} == {"head", "fine-tune"}
+    for png in ("training_curves.png", "confusion_matrix.png"):
+        with Image.open(run / png) as im:
+            assert im.size[0] > 300 and im.getextrema() != ((255, 255), (255, 255), (255, 255), (255, 255))
+    # no leftovers from training bookkeeping or atomic writes
+    assert not (run / ".backup").exists()
+    assert not [p for p in run.iterdir() if p.name.startswith(".") and p.name.endswith((".tmp", ".keras", ".json"))
+                and p.name not in (".state.json",)]
+
+
+def test_saved_model_reproduces_the_cached_pipeline(tiny_run):
+    """model.keras on raw test images must give exactly the predictions measured from cached activations."""
+    from edgetl.data.folders import read_manifest
+    from edgetl.data.images import load_square
+    from edgetl.train import backbones
+    from edgetl.train.trainer import load_run_model
+
+    model = load_run_model(tiny_run.run)
+    test = read_manifest(tiny_run.run / "split.json")["test"]
+    images = np.stack([load_square(s.path, 96) for s in test.samples])
+    probs = model.predict(backbones.to_model_input(images), verbose=0)
+    top1 = float((probs.argmax(1) == np.array([s.label for s in test.samples])).mean())
+    assert top1 == pytest.approx(tiny_run.metrics["test"]["top1"], abs=1e-3)
+
+
+def test_feature_cache_is_hit_on_the_second_run(tmp_path, synth_data, tiny_run, tiny_config):
+    from edgetl.train.trainer import train
+
+    assert tiny_run.cache["backbone_images"] > 0
+    again = train(synth_data, tmp_path / "again", replace(tiny_config, epochs=2, fine_tune_epochs=1), log=lambda m: None)
+    assert again.cache["backbone_images"] == 0, "the backbone ran again although every view was cached"
+    assert again.cache["hits"] == tiny_run.cache["hits"] + tiny_run.cache["misses"]
+    # a different backbone config must not reuse those features
+    other = train(synth_data, tmp_path / "other", replace(tiny_config, size=112, epochs=1, fine_tune_epochs=0), log=lambda m: None)
+    assert other.cache["backbone_images"] > 0
+
+
+def test_existing_run_is_never_silently_reused(tiny_run, synth_data, tiny_config):
+    from edgetl.train.trainer import train
+
+    with pytest.raises(EdgetlError, match="--resume"):
+        train(synth_data, tiny_run.run, tiny_config)
+
+
+def test_resume_skips_the_finished_head_stage(tmp_path, synth_data, tiny_config):
+    from edgetl.train.trainer import train
+
+    out = tmp_path / "resumable"
+    train(synth_data, out, replace(tiny_config, epochs=2, fine_tune_epochs=1), log=lambda m: None)
+    # Pretend it died during fine-tuning: the head is done, the final artefacts are not written yet.
+    (out / "model.keras").unlink()
+    state = json.loads((out / ".state.json").read_text())
+    state.pop("done")
+    (out / ".state.json").write_text(json.dumps(state))
+    messages: list[str] = []
+    result = train(synth_data, out, tiny_config, resume=True, log=messages.append)
+    assert any("head stage already done" in m for m in messages)
+    assert (out / "model.keras").exists() and result.metrics["test"]["count"] > 0
+
+
+@pytest.mark.parametrize("case", ["missing", "one-class", "unreadable-class"])
+def test_bad_data_gives_one_line_and_nonzero_exit(tmp_path, case):
+    data = tmp_path / "data"
+    if case == "one-class":
+        (data / "10").mkdir(parents=True)
+        Image.new("RGB", (64, 64), "red").save(data / "10" / "a.jpg")
+    elif case == "unreadable-class":
+        for cls in ("10", "20"):
+            (data / cls).mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (64, 64), (i * 40, 10, 10)).save(data / "10" / f"{i}.jpg")
+            (data / "20" / f"{i}.jpg").write_bytes(b"not a jpeg at all")
+    proc = run_cli("train", str(data), "--out", str(tmp_path / "run"), "--alpha", "0.35", "--size", "96",
+                   "--weights", "none", "--cache", str(tmp_path / "cache"), "--epochs", "1")
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    expected = {"missing": "not found", "one-class": "at least 2", "unreadable-class": "no readable training image"}[case]
+    assert expected in lines[0]
+
+
+def test_weights_options_fail_clearly(tmp_path):
+    from edgetl.train.backbones import build_classifier, resolve_weights
+
+    with pytest.raises(EdgetlError, match="not found"):
+        resolve_weights(str(tmp_path / "nope.h5"), 1.0, 96)
+    if SHARED_WEIGHTS.exists():
+        with pytest.raises(EdgetlError, match="same alpha"):
+            build_classifier(3, alpha=0.35, size=96, weights=str(SHARED_WEIGHTS))
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path, synth_data, feature_cache):
+    script = f"""
+import os, json
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from edgetl.train.config import TrainConfig
+from edgetl.train.trainer import train
+r = train({str(synth_data)!r}, {str(tmp_path / 'mirrored')!r}, TrainConfig(alpha=0.35, size=96, weights="none",
+          epochs=2, fine_tune=1, fine_tune_epochs=1, views=1, cache_dir={str(feature_cache)!r}), log=print)
+print("DEVICES", r.config["devices"], r.metrics["test"]["count"])
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "MirroredStrategy" in proc.stdout
+    assert "DEVICES 2" in proc.stdout
+
+
+@pytest.mark.shared
+def test_learns_real_banknotes_with_real_imagenet_weights(tmp_path, feature_cache):
+    """Chance is 1/7; frozen random features get nowhere near this. Only real transfer learning does."""
+    from edgetl.train.config import TrainConfig
+    from edgetl.train.trainer import train
+
+    data = need_shared("data", "inr-scans")
+    weights = need_shared("weights", SHARED_WEIGHTS.name)
+    config = TrainConfig(alpha=1.0, size=96, weights=str(weights), epochs=25, fine_tune=0, views=2,
+                         cache_dir=str(feature_cache), seed=0)
+    result = train(data, tmp_path / "real", config, log=lambda m: None)
+    assert len(result.classes) == 7
+    assert result.metrics["val"]["top1"] >= 0.90, result.metrics["val"]
+    assert result.metrics["test"]["top1"] >= 0.90, result.metrics["test"]
