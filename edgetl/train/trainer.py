@@ -239,6 +239,7 @@ def train(
 
     views = max(1, config.views) if config.augment else 1
     arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    readable: dict[str, np.ndarray] = {}
     with FeatureCache(cache_dir / f"{key}.h5", bottom.output_shape[1:], {"key": key, "cut": cut}) as cache:
         for name in ("train", "val", "test"):
             samples = parts[name].samples
@@ -246,6 +247,7 @@ def train(
                                 run_backbone, load, augment.make_view, stats=stats, description=f"{name} features")
             labels = np.array([s.label for s in samples], dtype=np.int64)
             arrays[name] = (feats[ok], labels[ok])
+            readable[name] = ok
     if stats.unreadable:
         write_text(out / "unreadable.txt", "\n".join(stats.unreadable) + "\n")
         log(f"skipped {len(stats.unreadable)} unreadable image(s), listed in {out / 'unreadable.txt'}")
@@ -308,12 +310,15 @@ def train(
     # ---- evaluate and write the run ---------------------------------------------------------------
     evaluator = top if blocks > 0 else None
     metrics: dict = {}
+    rows = []
     for name in ("train", "val", "test"):
         x, y = arrays[name]
-        if name == "train":
-            x, y = x[:, :1], y  # the plain view, as a device would see it
         probs = _predict(evaluator, x[:, 0]) if evaluator is not None else _predict(head, pooled(x)[:, 0])
         metrics[name] = classification_report(y, probs, classes)
+        if name != "train":
+            paths = [s.path for s, good in zip(parts[name].samples, readable[name]) if good]
+            rows += [{"split": name, "path": str(p), "label": classes[t], "predicted": classes[int(q.argmax())],
+                      "confidence": round(float(q.max()), 5)} for p, t, q in zip(paths, y, probs)]
     seconds = time.perf_counter() - started
     full_config = {"train": config.to_dict(), "data": [str(p) for p in (data if isinstance(data, (list, tuple)) else [data])],
                    "classes": classes, "counts": counts, "fine_tune_blocks": blocks, "cut_layer": cut,
@@ -325,6 +330,7 @@ def train(
     write_json(out / "config.json", full_config)
     write_json(out / "metrics.json", {**metrics, "seconds": round(seconds, 1)})
     _write_history(history, out / "history.csv")
+    _write_history(rows, out / "predictions.csv")
     from edgetl import plots
 
     if history:

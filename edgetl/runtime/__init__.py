@@ -1,0 +1,1 @@
+"""On-device runtime: camera frames in, spoken banknote denominations out (numpy/OpenCV only, never TensorFlow)."""
