@@ -1,0 +1,1 @@
+"""Export side: TFLite conversion, metadata, delegate compatibility (imports TensorFlow)."""

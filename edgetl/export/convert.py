@@ -1,0 +1,362 @@
+"""`edgetl export`: a trained run -> deployable .tflite files, each with labels, a model card and a report.
+
+int8 is full-integer (int8 builtin ops only, no float fallback) with a uint8 input that takes raw RGB
+pixels: the input quantization is pinned to scale 1/127.5 around 127.5, which is MobileNetV2's own
+[-1, 1] scaling, so devices feed camera bytes straight in and the graph carries no extra ops compared
+with Google's reference int8 MobileNetV2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+import edgetl
+from edgetl.atomic import copy_file, write_bytes, write_json, write_text
+from edgetl.card import ModelCard, sha256_file
+from edgetl.data.folders import LabelledSet, list_images, read_manifest
+from edgetl.data.images import UnreadableImage, load_square
+from edgetl.errors import EdgetlError
+from edgetl.export import metadata
+
+QUANTIZATIONS = ("int8", "fp16", "dynamic", "float32")
+INT8_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "AVERAGE_POOL_2D", "FULLY_CONNECTED", "SOFTMAX", "RESHAPE",
+            "QUANTIZE", "DEQUANTIZE", "PAD", "CONCATENATION", "MUL", "HARD_SWISH", "RELU6", "RELU", "LOGISTIC"}
+# The files the Android app reads from its assets folder (android_demo/.../Assets.kt names the same).
+ANDROID_ASSETS = {"int8": ("model_int8.tflite", "model_int8.json"), "fp16": ("model_fp16.tflite", "model_fp16.json")}
+ANDROID_LABELS = "labels.txt"
+ANDROID_PHRASES = "phrases.json"
+MIN_CALIBRATION = 10
+
+
+@dataclass
+class Run:
+    """What export needs from a training run folder."""
+
+    path: Path
+    config: dict
+    labels: list[str]
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Run":
+        path = Path(path)
+        if not path.is_dir():
+            raise EdgetlError(f"run folder not found: {path} (train one with: edgetl train DATA --out {path})")
+        try:
+            config = json.loads((path / "config.json").read_text())
+            labels = (path / "labels.txt").read_text().split("\n")
+        except (OSError, ValueError):
+            raise EdgetlError(f"{path} is not a complete edgetl run (needs config.json and labels.txt)") from None
+        return cls(path, config, [label for label in labels if label])
+
+    @property
+    def size(self) -> int:
+        return int(self.config["input"]["size"])
+
+    @property
+    def mean(self) -> float:
+        return float(self.config["input"]["mean"])
+
+    @property
+    def std(self) -> float:
+        return float(self.config["input"]["std"])
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def qat_model(self) -> Path:
+        return self.path / "qat_model.keras"
+
+    def split(self, name: str) -> LabelledSet:
+        return read_manifest(self.path / "split.json")[name]
+
+
+@dataclass
+class ExportResult:
+    files: dict[str, dict] = field(default_factory=dict)  # quantization -> {"model", "card", "report"}
+    android: list[str] = field(default_factory=list)
+    report_path: Path | None = None
+
+    def table(self) -> str:
+        rows = ["quant    size      ops  int8-only  gpu  top-1    threshold  file",
+                "-------  --------  ---  ---------  ---  -------  ---------  ----"]
+        for quant, entry in self.files.items():
+            r = entry["report"]
+            acc = r.get("accuracy", {}).get("top1")
+            thr = r.get("announce_threshold")
+            rows.append(f"{quant:7s}  {r['size_bytes'] / 1e6:6.2f}MB  {r['op_count']:3d}  "
+                        f"{'yes' if r['int8_only'] else 'no':9s}  {'yes' if r['gpu_compatible'] else 'no':3s}  "
+                        f"{'-' if acc is None else f'{acc:.1%}':7s}  {'-' if thr is None else f'{thr:.2f}':9s}  {entry['model']}")
+        return "\n".join(rows)
+
+
+# ---- calibration ---------------------------------------------------------------------------------
+
+def calibration_images(run: Run, folder: str | Path | None, count: int, seed: int = 0) -> np.ndarray:
+    """Representative uint8 images: from ``folder`` when it holds images, else a stratified train sample."""
+    paths: list[Path] = []
+    if folder is not None:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise EdgetlError(f"calibration folder not found: {folder}")
+        paths = list_images(folder)
+    if folder is not None and not paths:
+        raise EdgetlError(f"no images in calibration folder {folder}")
+    if not paths:
+        train = run.split("train")
+        by_class: dict[int, list[Path]] = {}
+        for s in train.samples:
+            by_class.setdefault(s.label, []).append(s.path)
+        rng = np.random.default_rng(seed)
+        per_class = max(1, int(np.ceil(count / max(1, len(by_class)))))
+        for label in sorted(by_class):
+            members = by_class[label]
+            paths += [members[i] for i in rng.permutation(len(members))[:per_class]]
+    rng = np.random.default_rng(seed)
+    paths = [paths[i] for i in rng.permutation(len(paths))[:count]]
+    images = []
+    for p in paths:
+        try:
+            images.append(load_square(p, run.size))
+        except UnreadableImage:
+            continue
+    if len(images) < min(MIN_CALIBRATION, count):
+        raise EdgetlError(f"only {len(images)} readable calibration image(s); int8 calibration needs at least "
+                          f"{min(MIN_CALIBRATION, count)} (add photos to calibration/ or pass --calibration DIR)")
+    return np.stack(images)
+
+
+def _range_pin(size: int) -> np.ndarray:
+    """One image holding both 0 and 255, so the input range calibrates to exactly [-1, 1]."""
+    ramp = np.linspace(0, 255, size * size * 3).round().astype(np.uint8)
+    return ramp.reshape(1, size, size, 3)
+
+
+# ---- conversion ----------------------------------------------------------------------------------
+
+def convert(model, quantization: str, calibration: np.ndarray | None = None, mean: float = 127.5, std: float = 127.5,
+            output_type: str = "uint8", from_qat: bool = False) -> bytes:
+    """Convert a tf_keras classifier taking [-1, 1] input to TFLite bytes."""
+    from edgetl.tf_env import tf
+
+    t = tf()
+    converter = t.lite.TFLiteConverter.from_keras_model(model)
+    if quantization == "float32":
+        pass
+    elif quantization == "fp16":
+        converter.optimizations = [t.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [t.float16]
+    elif quantization == "dynamic":
+        converter.optimizations = [t.lite.Optimize.DEFAULT]
+    elif quantization == "int8":
+        converter.optimizations = [t.lite.Optimize.DEFAULT]
+        if not from_qat:
+            if calibration is None or len(calibration) == 0:
+                raise EdgetlError("int8 post-training quantization needs calibration images")
+            pinned = np.concatenate([_range_pin(calibration.shape[1]), calibration])
+
+            def representative():
+                for img in pinned:
+                    yield [((img[None].astype(np.float32) - mean) / std)]
+
+            converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [t.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = t.uint8
+        if output_type not in ("uint8", "float32"):
+            raise EdgetlError(f"--output-type must be uint8 or float32 (got {output_type})")
+        converter.inference_output_type = t.uint8 if output_type == "uint8" else t.float32
+    else:
+        raise EdgetlError(f"unknown quantization {quantization!r}; choose from {', '.join(QUANTIZATIONS)}")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            return bytes(converter.convert())
+    except Exception as exc:  # the converter raises ConverterError and friends
+        raise EdgetlError(f"TFLite conversion ({quantization}) failed: {str(exc).splitlines()[0][:240]}") from None
+
+
+# ---- inspection ----------------------------------------------------------------------------------
+
+def gpu_compatibility(model_bytes: bytes) -> tuple[bool, list[str]]:
+    """Run TFLite's model analyzer with the GPU-delegate check; return (compatible, warnings)."""
+    from edgetl.tf_env import tf
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        tf().lite.experimental.Analyzer.analyze(model_content=model_bytes, gpu_compatibility=True)
+    text = buf.getvalue()
+    warnings = [line.strip() for line in text.splitlines() if "GPU COMPATIBILITY WARNING" in line or "Not supported" in line]
+    return not warnings and "compatible with GPU delegate" in text, warnings
+
+
+def inspect_model(path: Path) -> dict:
+    """Op list, tensor dtypes, IO quantization and delegate friendliness of an exported model."""
+    from edgetl.runtime.interpreter import load_interpreter
+
+    # without XNNPACK, so the op list is the model's own rather than one DELEGATE node
+    interpreter = load_interpreter(path, threads=1, xnnpack=False, warn=lambda m: None)
+    ops = [op["op_name"] for op in interpreter._get_ops_details()]
+    tensors = interpreter.get_tensor_details()
+    float_tensors = [t["name"] for t in tensors if t["dtype"] in (np.float32, np.float16)]
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    counts: dict[str, int] = {}
+    for op in ops:
+        counts[op] = counts.get(op, 0) + 1
+    int8_only = not float_tensors and set(counts) <= INT8_OPS
+    return {
+        "ops": counts, "op_count": len(ops), "int8_only": int8_only, "float_tensors": len(float_tensors),
+        "input": {"dtype": np.dtype(inp["dtype"]).name, "shape": [int(s) for s in inp["shape"]],
+                  "scale": float(inp["quantization"][0]), "zero_point": int(inp["quantization"][1])},
+        "output": {"dtype": np.dtype(out["dtype"]).name, "shape": [int(s) for s in out["shape"]],
+                   "scale": float(out["quantization"][0]), "zero_point": int(out["quantization"][1])},
+        "size_bytes": path.stat().st_size,
+    }
+
+
+# ---- the command ---------------------------------------------------------------------------------
+
+def _held_out(run: Run, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    samples = run.split("test").samples or run.split("val").samples
+    images, labels = [], []
+    for s in samples[:limit] if limit else samples:
+        try:
+            images.append(load_square(s.path, run.size))
+            labels.append(s.label)
+        except UnreadableImage:
+            continue
+    if not images:
+        return np.zeros((0, run.size, run.size, 3), np.uint8), np.zeros(0, np.int64)
+    return np.stack(images), np.array(labels)
+
+
+def export(
+    run: str | Path,
+    out_dir: str | Path = "models",
+    quantizations: Sequence[str] = ("int8",),
+    calibration: str | Path | None = None,
+    calibration_count: int = 200,
+    output_type: str = "uint8",
+    use_qat: bool | None = None,
+    strict: bool = False,
+    android: str | Path | None = None,
+    name: str | None = None,
+    target_precision: float = 0.995,
+    log: Callable[[str], None] = print,
+) -> ExportResult:
+    """Export ``run`` in each of ``quantizations``; write model, card and report atomically per file."""
+    from edgetl.metrics import classification_report, selective
+    from edgetl.runtime.interpreter import Classifier
+    from edgetl.train.trainer import load_run_model
+
+    started = time.perf_counter()
+    r = Run.open(run)
+    unknown = [q for q in quantizations if q not in QUANTIZATIONS]
+    if unknown or not quantizations:
+        raise EdgetlError(f"choose at least one of --int8 --fp16 --dynamic --float32 (got {', '.join(unknown) or 'none'})")
+    out_dir = Path(out_dir)
+    name = name or r.name
+    qat_available = r.qat_model.exists()
+    if use_qat and not qat_available:
+        raise EdgetlError(f"{r.path} has no quantization-aware model; run `edgetl qat {r.path}` first")
+    use_qat = qat_available if use_qat is None else use_qat
+    float_model = load_run_model(r.path)
+    images, labels = _held_out(r)
+    background = "background" if "background" in r.labels else None
+    silent = [r.labels.index(background)] if background else []
+    result = ExportResult()
+    report: dict = {"run": str(r.path), "name": name, "models": {}}
+    for quant in quantizations:
+        qat_here = quant == "int8" and use_qat
+        if qat_here:
+            from edgetl.train.qat import load_qat_model
+
+            model, calib = load_qat_model(r.qat_model), None
+            log(f"int8: converting the quantization-aware model ({r.qat_model.name})")
+        else:
+            model = float_model
+            calib = None
+            if quant == "int8":
+                folder = calibration
+                if folder is None and Path("calibration").is_dir() and list_images(Path("calibration")):
+                    folder = "calibration"  # the project's calibration/ folder, when someone filled it
+                calib = calibration_images(r, folder, calibration_count)
+                log(f"int8: post-training quantization calibrated on {len(calib)} images")
+        tflite = convert(model, quant, calib, r.mean, r.std, output_type, from_qat=qat_here)
+        info = metadata.ClassifierInfo(name=f"{name} ({quant})", description=f"edgetl {r.config.get('train', {}).get('backbone', 'mobilenet_v2')} "
+                                       f"classifier for {', '.join(r.labels)}", version=edgetl.__version__,
+                                       labels=r.labels, size=r.size, mean=r.mean, std=r.std)
+        tflite = metadata.attach(tflite, info)
+        model_path = out_dir / f"{name}_{quant}.tflite"
+        write_bytes(model_path, tflite)
+        details = inspect_model(model_path)
+        gpu_ok, gpu_warnings = gpu_compatibility(tflite)
+        details.update(gpu_compatible=gpu_ok, gpu_warnings=gpu_warnings[:20], quantization=quant, qat=qat_here)
+        if quant == "int8":
+            expected = 1 / r.std
+            if abs(details["input"]["scale"] - expected) > 1e-6 or abs(details["input"]["zero_point"] - r.mean) > 1.0:
+                raise EdgetlError(f"int8 input quantization came out as scale {details['input']['scale']:.6f} / zero point "
+                                  f"{details['input']['zero_point']}, not raw pixels (1/{r.std:g} around {r.mean:g})")
+        if strict:
+            if quant == "int8" and not details["int8_only"]:
+                raise EdgetlError(f"--strict: {model_path.name} has float tensors or non-int8 ops {sorted(set(details['ops']) - INT8_OPS)}; NNAPI/Edge TPU would fall back to CPU")
+            if quant in ("fp16", "float32") and not gpu_ok:
+                raise EdgetlError(f"--strict: {model_path.name} is not fully GPU-delegate compatible: {gpu_warnings[:1]}")
+        # measured accuracy and the announce threshold on the run's held-out split, on the exported model itself
+        card = ModelCard(name=name, model_file=model_path.name, labels=r.labels, input_size=r.size,
+                         input_dtype=details["input"]["dtype"], quantization=quant, sha256=sha256_file(model_path),
+                         size_bytes=details["size_bytes"], background_label=background,
+                         normalization={"mean": r.mean, "std": r.std},
+                         input_quantization={"scale": details["input"]["scale"], "zero_point": details["input"]["zero_point"]}
+                         if details["input"]["dtype"] in ("uint8", "int8") else None,
+                         output_dtype=details["output"]["dtype"],
+                         output_quantization={"scale": details["output"]["scale"], "zero_point": details["output"]["zero_point"]}
+                         if details["output"]["dtype"] in ("uint8", "int8") else None,
+                         source_run=str(r.path), backbone={"name": r.config.get("train", {}).get("backbone", "mobilenet_v2"),
+                                                           "alpha": r.config.get("train", {}).get("alpha"), "size": r.size},
+                         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), edgetl_version=edgetl.__version__)
+        if len(labels):
+            probs = Classifier(model_path, card).predict(images)
+            acc = classification_report(labels, probs, r.labels)
+            sel = selective(labels, probs, target_precision=target_precision, silent=silent)
+            card.accuracy = {"split": "test" if r.split("test").samples else "val", "count": acc["count"], "top1": acc["top1"],
+                             "coverage_at_threshold": sel["coverage_at_threshold"], "target_precision": target_precision}
+            card.announce_threshold = sel["threshold"]
+            details["accuracy"] = card.accuracy
+            details["announce_threshold"] = sel["threshold"]
+        card_path = model_path.with_suffix(".json")
+        card.save(card_path)
+        report["models"][quant] = details
+        result.files[quant] = {"model": str(model_path), "card": str(card_path), "report": details}
+    write_text(out_dir / f"{name}_labels.txt", "\n".join(r.labels) + "\n")
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    result.report_path = write_json(out_dir / f"{name}_export_report.json", report)
+    if android is not None:
+        result.android = copy_to_android(result, Path(android), r.labels)
+    return result
+
+
+def copy_to_android(result: ExportResult, assets: Path, labels: list[str]) -> list[str]:
+    """Put model, card, labels and phrases where android_demo's app reads them (fixed names)."""
+    from importlib import resources
+
+    written = []
+    for quant, (model_name, card_name) in ANDROID_ASSETS.items():
+        if quant not in result.files:
+            continue
+        copy_file(result.files[quant]["model"], assets / model_name)
+        card = ModelCard.load(result.files[quant]["card"])
+        card.model_file = model_name
+        card.save(assets / card_name)
+        written += [model_name, card_name]
+    write_text(assets / ANDROID_LABELS, "\n".join(labels) + "\n")
+    phrases = resources.files("edgetl.runtime").joinpath("phrases.json").read_text(encoding="utf-8")
+    write_text(assets / ANDROID_PHRASES, phrases)
+    return written + [ANDROID_LABELS, ANDROID_PHRASES]
