@@ -141,6 +141,169 @@ def train(
 
 
 @app.command()
+def qat(
+    run: Path = typer.Argument(..., help="A training run folder."),
+    epochs: int = typer.Option(2, help="Quantization-aware epochs."),
+    learning_rate: float = typer.Option(1e-5),
+    batch_size: int = typer.Option(32),
+    max_images: int = typer.Option(2000, help="Training images used (a seeded sample when there are more)."),
+    seed: int = typer.Option(0),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Quantization-aware fine-tuning of a trained run (saved as RUN/qat.weights.h5 for int8 export)."""
+    from edgetl.train.qat import qat as run_qat
+
+    metrics = run_qat(run, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, max_images=max_images,
+                      seed=seed, log=typer.echo)
+    val = metrics.get("val", {}).get("top1")
+    _emit(metrics, as_json, f"QAT done in {metrics['seconds']:.0f} s" + (f", fake-quantized val top-1 {val:.1%}" if val is not None else ""))
+
+
+@app.command()
+def export(
+    run: Path = typer.Argument(..., help="A training run folder."),
+    int8: bool = typer.Option(False, "--int8", help="Full-integer model: uint8 raw-pixel input, int8 ops (CPU/XNNPACK, NNAPI, Edge TPU)."),
+    fp16: bool = typer.Option(False, "--fp16", help="float16 weights for the GPU delegate."),
+    dynamic: bool = typer.Option(False, "--dynamic", help="Dynamic-range quantization (int8 weights, float activations)."),
+    float32: bool = typer.Option(False, "--float32", help="Plain float32 (for comparisons)."),
+    out: Path = typer.Option(Path("models"), help="Output folder."),
+    name: Optional[str] = typer.Option(None, help="File name stem (default: the run folder's name)."),
+    calibration: Optional[Path] = typer.Option(None, help="Images for int8 calibration (default: calibration/ if it has images, else a stratified training sample)."),
+    calibration_count: int = typer.Option(200, help="Calibration images to use."),
+    output_type: str = typer.Option("uint8", help="int8 model output: uint8 or float32."),
+    qat: Optional[bool] = typer.Option(None, "--qat/--ptq", help="Use the run's QAT weights (default when they exist) or post-training quantization."),
+    strict: bool = typer.Option(False, help="Fail when a target delegate would fall back to CPU."),
+    android: Optional[Path] = typer.Option(None, help="Also copy model, card, labels and phrases into this Android assets folder."),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Export a run to TFLite with labels metadata, a model card and an export report."""
+    from edgetl.export.convert import export as run_export
+
+    quants = [q for q, on in (("int8", int8), ("fp16", fp16), ("dynamic", dynamic), ("float32", float32)) if on] or ["int8"]
+    result = run_export(run, out, quants, calibration=calibration, calibration_count=calibration_count,
+                        output_type=output_type, use_qat=qat, strict=strict, android=android, name=name, log=typer.echo)
+    text = result.table() + f"\nreport: {result.report_path}"
+    if result.android:
+        text += f"\nandroid assets: {', '.join(result.android)} -> {android}"
+    _emit({"files": result.files, "android": result.android, "report": str(result.report_path)}, as_json, text)
+
+
+@app.command()
+def evaluate(
+    model: Path = typer.Argument(..., help="A .tflite (card beside it), a .keras model or a run folder."),
+    data: Optional[Path] = typer.Argument(None, help="Run folder, split .json, train/val/test tree or class folders (default: the run's split)."),
+    split: str = typer.Option("test", help="Which split of a run/manifest/tree."),
+    compare: Optional[Path] = typer.Option(None, help="Another model to compare with (accuracy difference, top-1 agreement)."),
+    negatives: List[Path] = typer.Option([], help="Folders of images that must not be announced (scenes, foreign notes)."),
+    out: Optional[Path] = typer.Option(None, help="Folder for evaluation.json, confusion_matrix.png, misclassified.png, selective.png."),
+    card: Optional[Path] = typer.Option(None, help="Model card, when not beside the .tflite."),
+    target_precision: float = typer.Option(0.995, help="Precision the announce threshold must reach."),
+    threads: Optional[int] = typer.Option(None),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Top-1, per-class metrics, confusion matrix, selective accuracy; float vs int8 with --compare."""
+    from edgetl.evaluate import evaluate as run_evaluate, format_report
+
+    report = run_evaluate(model, data, split=split, compare=compare, out_dir=out, target_precision=target_precision,
+                          negatives=negatives, card=card, threads=threads)
+    _emit(report, as_json, format_report(report))
+
+
+@app.command()
+def benchmark(
+    models: List[Path] = typer.Argument(..., help="One or more .tflite files (several are timed interleaved)."),
+    threads: Optional[int] = typer.Option(None),
+    runs: int = typer.Option(200),
+    warmup: int = typer.Option(20),
+    no_xnnpack: bool = typer.Option(False, "--no-xnnpack", help="Time the builtin kernels without XNNPACK."),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Latency (p50/p90/p99), size and peak memory of TFLite models on this machine."""
+    from edgetl.benchmark import benchmark as run_benchmark, compare_models, format_benchmark
+
+    if len(models) == 1:
+        result = run_benchmark(models[0], threads=threads, runs=runs, warmup=warmup, xnnpack=not no_xnnpack)
+    else:
+        result = compare_models(models, threads=threads, runs=runs, warmup=warmup, xnnpack=not no_xnnpack)
+    _emit(result, as_json, format_benchmark(result))
+
+
+@app.command("run")
+def run_device(
+    model: Path = typer.Option(..., "--model", "-m", help="Exported .tflite (its card .json beside it)."),
+    card: Optional[Path] = typer.Option(None, help="Model card, when not beside the model."),
+    source: str = typer.Option("0", "--source", "--camera", "-s",
+                               help="Camera index, /dev/videoN, picamera2[:N], stream URL, video file or image folder."),
+    width: Optional[int] = typer.Option(None, help="Requested capture width (cameras)."),
+    height: Optional[int] = typer.Option(None, help="Requested capture height (cameras)."),
+    fps: Optional[float] = typer.Option(None, help="Requested capture rate (cameras)."),
+    loop: bool = typer.Option(False, "--loop", help="Repeat an image folder forever."),
+    roi: Optional[str] = typer.Option(None, help="x,y,w,h of the frame the model sees (fractions or pixels); default centre square."),
+    threads: Optional[int] = typer.Option(None, help="Interpreter threads."),
+    delegate: Optional[str] = typer.Option(None, help="edgetpu, gpu or a delegate library path (falls back to CPU)."),
+    no_xnnpack: bool = typer.Option(False, "--no-xnnpack", help="Disable the XNNPACK CPU delegate."),
+    threshold: Optional[float] = typer.Option(None, help="Announce threshold (default: the card's, else 0.8)."),
+    smoothing: str = typer.Option("ema", help="ema or vote."),
+    ema_alpha: float = typer.Option(0.5, help="Weight of the newest frame in EMA smoothing."),
+    window: int = typer.Option(5, help="Frames in the vote window."),
+    stable_frames: int = typer.Option(3, help="Same candidate for this many frames before speaking."),
+    cooldown: float = typer.Option(3.0, help="Seconds before the same note may be announced again."),
+    leave_frames: int = typer.Option(5, help="Frames without a note before it counts as taken away."),
+    hint_after: float = typer.Option(0.0, help="Say 'hold the note steady' after this many unclear seconds (0: never)."),
+    lang: str = typer.Option("en", help="Phrase language (en, hi, or one in a phrases.json beside the model)."),
+    phrases: Optional[Path] = typer.Option(None, help="phrases.json to use (default: beside the model, else built in)."),
+    engine: str = typer.Option("espeak", help="espeak, pyttsx3 or print."),
+    speak_cmd: Optional[str] = typer.Option(None, "--speak-cmd", help="Your own TTS command, e.g. 'piper-say {text}'."),
+    voice: Optional[str] = typer.Option(None, help="Voice for the engine (default: from the phrases)."),
+    rate: Optional[int] = typer.Option(None, help="Words per minute."),
+    no_speech: bool = typer.Option(False, "--no-speech", help="Print announcements instead of speaking."),
+    earcon: bool = typer.Option(False, "--earcon", help="Short beep before each announcement."),
+    display: bool = typer.Option(False, "--display", help="Preview window with overlay ('r' repeats, 'q' quits)."),
+    stats: bool = typer.Option(False, "--stats", help="Print FPS and per-stage milliseconds every 5 s."),
+    log_file: Optional[Path] = typer.Option(None, "--log", help="Append one JSON line per event to this file."),
+    gpio_pin: Optional[int] = typer.Option(None, "--gpio-pin", help="BCM pin of a button that repeats the last announcement."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after this many frames."),
+    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Stop after this many seconds."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+):
+    """Camera -> model -> spoken denomination, until Ctrl-C / SIGTERM (or the end of a file)."""
+    from edgetl.runtime.runner import RunConfig, run, run_cli_text
+
+    config = RunConfig(model=model, card=card, source=source, width=width, height=height, fps=fps, loop=loop, roi=roi,
+                       threads=threads, delegate=delegate, xnnpack=not no_xnnpack, threshold=threshold,
+                       smoothing=smoothing, ema_alpha=ema_alpha, window=window, stable_frames=stable_frames,
+                       cooldown_s=cooldown, leave_frames=leave_frames, hint_after_s=hint_after, lang=lang,
+                       phrases=phrases, engine=engine, speak_cmd=speak_cmd, voice=voice, rate=rate,
+                       no_speech=no_speech, earcon=earcon, display=display, stats=stats, log_file=log_file,
+                       gpio_pin=gpio_pin, max_frames=max_frames, max_seconds=max_seconds)
+    summary = run(config)
+    _emit(summary.to_dict(), as_json, run_cli_text(summary))
+    if summary.error:  # the source failed for good: non-zero so systemd's Restart=on-failure retries
+        raise typer.Exit(1)
+
+
+@data_app.command("capture")
+def data_capture(
+    out: Path = typer.Argument(..., help="Data set root; frames go to OUT/LABEL/<timestamp>_<n>.jpg."),
+    label: str = typer.Option(..., "--label", "-l", help="Class folder name, e.g. 500 or background."),
+    source: str = typer.Option("0", "--source", "--camera", "-s", help="Camera index, /dev/videoN, picamera2, URL or video file."),
+    interval: Optional[float] = typer.Option(None, help="Headless: save one frame every this many seconds."),
+    count: Optional[int] = typer.Option(None, help="Stop after this many images."),
+    mode: str = typer.Option("auto", help="auto (key with a display, else interval), key (space saves) or interval."),
+    quality: int = typer.Option(95, help="JPEG quality."),
+    width: Optional[int] = typer.Option(None, help="Requested capture width."),
+    height: Optional[int] = typer.Option(None, help="Requested capture height."),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Photograph training images with this device's camera (space to save, or --interval SECONDS headless)."""
+    from edgetl.runtime.capture import capture
+
+    result = capture(out, label, source=source, interval=interval, count=count, key_mode=mode, quality=quality,
+                     width=width, height=height)
+    _emit(result.to_dict(), as_json, f"saved {len(result.saved)} image(s) to {out / label} ({result.stopped_by})")
+
+
+@app.command()
 def demo(
     out: Path = typer.Option(Path("demo-output"), help="Where the demo writes its data and run."),
     weights: str = typer.Option("imagenet", help="imagenet, none, or PATH to a Keras no-top .h5."),

@@ -41,7 +41,7 @@ def classification_report(y_true, probs: np.ndarray, classes: Sequence[str]) -> 
 
 
 def selective(y_true, probs: np.ndarray, thresholds: Sequence[float] | None = None, target_precision: float = 0.995,
-              silent: Sequence[int] = ()) -> dict:
+              silent: Sequence[int] = (), min_spoken: int = 100) -> dict:
     """Coverage and precision of "speak only above a confidence threshold".
 
     A prediction of a ``silent`` class (e.g. background) is never spoken. Coverage is the share of
@@ -50,7 +50,7 @@ def selective(y_true, probs: np.ndarray, thresholds: Sequence[float] | None = No
     y_true = np.asarray(y_true, int)
     probs = np.asarray(probs, np.float32)
     if thresholds is None:
-        thresholds = [round(t, 3) for t in np.concatenate([np.arange(0.30, 0.90, 0.05), np.arange(0.90, 0.999, 0.01)])]
+        thresholds = [round(t, 3) for t in np.concatenate([np.arange(0.30, 0.899, 0.05), np.arange(0.90, 0.999, 0.01)])]
     conf = probs.max(axis=1)
     pred = probs.argmax(axis=1)
     speakable = ~np.isin(pred, list(silent))
@@ -62,6 +62,6 @@ def selective(y_true, probs: np.ndarray, thresholds: Sequence[float] | None = No
         rows.append({"threshold": float(t), "coverage": round(n_spoken / max(1, y_true.size), 4),
                      "precision": round(correct / n_spoken, 4) if n_spoken else 1.0, "spoken": n_spoken,
                      "wrong": n_spoken - correct})
-    best = next((r for r in rows if r["precision"] >= target_precision and r["spoken"] > 0), None)
-    return {"target_precision": target_precision, "curve": rows, "threshold": best["threshold"] if best else None,
+    best = next((r for r in rows if r["precision"] >= target_precision and r["spoken"] >= min_spoken), None)
+    return {"target_precision": target_precision, "min_spoken": min_spoken, "curve": rows, "threshold": best["threshold"] if best else None,
             "coverage_at_threshold": best["coverage"] if best else 0.0}

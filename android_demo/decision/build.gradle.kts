@@ -1,22 +1,18 @@
 // Pure Kotlin/JVM library: the decision logic shared by the Android app (android_demo)
 // and cross-checked against edgetl/runtime/decide.py through tests/vectors/decision.json.
-// No Android dependencies, so it builds and tests on any JVM (`gradle :decision:test`);
-// without Gradle, run ./run_tests.sh (plain kotlinc + JUnit4).
+// No Android dependencies, so it builds and tests on any JVM (`./gradlew :decision:test`
+// from android_demo/); without Gradle, run ./run_tests.sh (plain kotlinc + JUnit4).
 //
 // The sources are written for Kotlin 1.3 so the Debian kotlinc can compile them; any
-// newer Kotlin works too. When the Android root build declares the Kotlin plugin version
-// (e.g. `kotlin("jvm") version "…" apply false`), remove the version below.
+// newer Kotlin works too. The Kotlin plugin version comes from the root build
+// (android_demo/build.gradle.kts, gradle/libs.versions.toml); :app depends on this module.
 plugins {
-    kotlin("jvm") version "1.9.24"
+    alias(libs.plugins.kotlin.jvm)
     `java-library`
 }
 
 group = "org.edgetl"
 version = "0.1.0"
-
-repositories {
-    mavenCentral()
-}
 
 java {
     // Android consumes Java 8 bytecode without desugaring surprises.
@@ -31,7 +27,7 @@ kotlin {
 }
 
 dependencies {
-    testImplementation("junit:junit:4.13.2")
+    testImplementation(libs.junit)
 }
 
 tasks.test {

@@ -74,7 +74,9 @@ class Run:
 
     @property
     def qat_model(self) -> Path:
-        return self.path / "qat_model.keras"
+        from edgetl.train.qat import QAT_FILE
+
+        return self.path / QAT_FILE
 
     def split(self, name: str) -> LabelledSet:
         return read_manifest(self.path / "split.json")[name]
@@ -278,7 +280,7 @@ def export(
         if qat_here:
             from edgetl.train.qat import load_qat_model
 
-            model, calib = load_qat_model(r.qat_model), None
+            model, calib = load_qat_model(r.path), None
             log(f"int8: converting the quantization-aware model ({r.qat_model.name})")
         else:
             model = float_model
@@ -329,6 +331,9 @@ def export(
             card.accuracy = {"split": "test" if r.split("test").samples else "val", "count": acc["count"], "top1": acc["top1"],
                              "coverage_at_threshold": sel["coverage_at_threshold"], "target_precision": target_precision}
             card.announce_threshold = sel["threshold"]
+            if sel["threshold"] is None:
+                log(f"{quant}: no threshold reaches {target_precision:.1%} precision on >= {sel['min_spoken']} held-out "
+                    "answers; the card leaves announce_threshold empty (devices fall back to their default)")
             details["accuracy"] = card.accuracy
             details["announce_threshold"] = sel["threshold"]
         card_path = model_path.with_suffix(".json")

@@ -1,0 +1,38 @@
+package org.edgetl.demo
+
+import android.content.Context
+import android.os.Build
+import android.os.VibrationEffect
+import android.os.Vibrator
+import android.os.VibratorManager
+
+/** Plays the per-denomination patterns of [Vibrations] (needs the VIBRATE permission). */
+class Haptics(context: Context) {
+    private val vibrator: Vibrator? =
+        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.S) {
+            context.getSystemService(VibratorManager::class.java)?.defaultVibrator
+        } else {
+            @Suppress("DEPRECATION")
+            context.getSystemService(Context.VIBRATOR_SERVICE) as? Vibrator
+        }
+
+    val available: Boolean
+        get() = vibrator?.hasVibrator() == true
+
+    /** [timings] = [delay, on, off, on, ...] in ms; a newer pattern replaces a running one. */
+    fun play(timings: LongArray) {
+        val v = vibrator ?: return
+        if (!v.hasVibrator() || timings.size < 2) return
+        v.cancel()
+        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.O) {
+            v.vibrate(VibrationEffect.createWaveform(timings, -1))
+        } else {
+            @Suppress("DEPRECATION")
+            v.vibrate(timings, -1)
+        }
+    }
+
+    fun cancel() {
+        vibrator?.cancel()
+    }
+}

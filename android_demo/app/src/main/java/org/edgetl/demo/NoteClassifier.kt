@@ -1,0 +1,177 @@
+package org.edgetl.demo
+
+import android.content.Context
+import android.os.Build
+import android.os.SystemClock
+import android.util.Log
+import androidx.camera.core.ImageProxy
+import org.tensorflow.lite.Delegate
+import org.tensorflow.lite.Interpreter
+import org.tensorflow.lite.gpu.CompatibilityList
+import org.tensorflow.lite.gpu.GpuDelegate
+import org.tensorflow.lite.nnapi.NnApiDelegate
+import org.tensorflow.lite.support.common.FileUtil
+import java.io.Closeable
+import java.nio.MappedByteBuffer
+
+/**
+ * Runs the exported model on camera frames with LiteRT's Interpreter.
+ *
+ * The accelerator is chosen at run time by [DelegatePlan.plan]: GPU delegate with the fp16 model
+ * when the GPU CompatibilityList supports this device, else NNAPI with the int8 model (Android 11+),
+ * else XNNPACK on the CPU with the int8 model; settings can force one. If a delegate fails to
+ * initialise (or its first inference fails) the model is reopened on the CPU and [fallbackReason]
+ * says why. Pre- and post-processing follow the model card and reuse their buffers.
+ *
+ * Not thread-safe: create, use and close it on one thread (the camera analysis thread).
+ */
+class NoteClassifier private constructor(
+    val backend: Backend,
+    val card: ModelCard,
+    private val interpreter: Interpreter,
+    private val delegate: Delegate?,
+    private val pre: Preprocessor,
+    private val out: OutputDecoder,
+    /** Null when the first choice worked; otherwise what failed before the CPU took over. */
+    val fallbackReason: String?
+) : Closeable {
+    private val probs = FloatArray(card.labels.size)
+
+    /** Moving average of the interpreter's run time in milliseconds (pre-processing excluded). */
+    val inferenceMs = MovingAverage(30)
+
+    /** Class probabilities for one RGBA_8888 frame (the returned array is reused). */
+    fun classify(image: ImageProxy): FloatArray {
+        val plane = image.planes[0]
+        val input = pre.process(
+            plane.buffer, image.width, image.height, plane.rowStride, plane.pixelStride,
+            image.imageInfo.rotationDegrees
+        )
+        val t0 = SystemClock.elapsedRealtimeNanos()
+        interpreter.run(input, out.prepare())
+        inferenceMs.add((SystemClock.elapsedRealtimeNanos() - t0) / 1e6)
+        return out.decode(probs)
+    }
+
+    override fun close() {
+        interpreter.close()
+        (delegate as? Closeable)?.close()
+    }
+
+    companion object {
+        private const val TAG = "edgetl.Classifier"
+
+        /** Opens the model per [choice]; throws with a readable message when nothing works. */
+        fun open(context: Context, choice: DelegateChoice): NoteClassifier {
+            val names = context.assets.list("")?.toSet() ?: emptySet()
+            val hasInt8 = Assets.MODEL_INT8 in names && Assets.CARD_INT8 in names
+            val hasFp16 = Assets.MODEL_FP16 in names && Assets.CARD_FP16 in names
+            val gpuSupported = gpuSupported()
+            val plan = DelegatePlan.plan(choice, gpuSupported, Build.VERSION.SDK_INT, hasInt8, hasFp16)
+            Log.i(TAG, "choice $choice, GPU supported $gpuSupported, API ${Build.VERSION.SDK_INT}: plan $plan")
+
+            var failure: String? = null
+            for (attempt in plan) {
+                val card = loadCard(context, attempt)
+                val model = loadModel(context, attempt, card)
+                try {
+                    return create(attempt.backend, card, model, failure)
+                } catch (e: ModelCardException) {
+                    throw e // the model itself does not match its card: no backend will help
+                } catch (e: Exception) {
+                    Log.w(TAG, "${attempt.backend} with ${attempt.model} failed", e)
+                    failure = "${attempt.backend}: ${e.message ?: e.javaClass.simpleName}"
+                }
+            }
+            throw IllegalStateException("the model could not be started ($failure)")
+        }
+
+        private fun gpuSupported(): Boolean = try {
+            val list = CompatibilityList()
+            try {
+                list.isDelegateSupportedOnThisDevice
+            } finally {
+                list.close()
+            }
+        } catch (e: Throwable) { // no OpenCL/GL driver, missing native library, ...
+            Log.w(TAG, "GPU compatibility check failed", e)
+            false
+        }
+
+        private fun loadCard(context: Context, attempt: Attempt): ModelCard {
+            val text = context.assets.open(attempt.card).use { it.readBytes().toString(Charsets.UTF_8) }
+            val card = ModelCard.parse(text, attempt.card)
+            if (card.modelFile != attempt.model) {
+                throw ModelCardException("${attempt.card} describes ${card.modelFile}, not ${attempt.model}")
+            }
+            return card
+        }
+
+        private fun loadModel(context: Context, attempt: Attempt, card: ModelCard): MappedByteBuffer {
+            val (length, hex) = context.assets.open(attempt.model).use { ModelCard.digest(it) }
+            card.verify(length, hex)
+            // Memory-mapped straight from the APK: needs noCompress "tflite" (app/build.gradle.kts).
+            return FileUtil.loadMappedFile(context, attempt.model)
+        }
+
+        private fun create(backend: Backend, card: ModelCard, model: MappedByteBuffer, failure: String?): NoteClassifier {
+            val options = Interpreter.Options()
+            var delegate: Delegate? = null
+            when (backend) {
+                Backend.GPU -> {
+                    val gpuOptions = CompatibilityList().let { list ->
+                        try {
+                            list.bestOptionsForThisDevice
+                        } finally {
+                            list.close()
+                        }
+                    }
+                    delegate = GpuDelegate(gpuOptions)
+                    options.addDelegate(delegate)
+                }
+                Backend.NNAPI -> {
+                    val nnOptions = NnApiDelegate.Options()
+                        .setExecutionPreference(NnApiDelegate.Options.EXECUTION_PREFERENCE_SUSTAINED_SPEED)
+                        .setUseNnapiCpu(false) // unsupported ops go to LiteRT's CPU kernels, not NNAPI's reference CPU
+                    delegate = NnApiDelegate(nnOptions)
+                    options.addDelegate(delegate)
+                }
+                Backend.CPU -> {
+                    options.setUseXNNPACK(true)
+                    options.setNumThreads(Runtime.getRuntime().availableProcessors().coerceIn(1, 4))
+                }
+            }
+            var interpreter: Interpreter? = null
+            try {
+                interpreter = Interpreter(model, options)
+                checkTensors(interpreter, card)
+                val pre = Preprocessor(card.inputSize, InputKind.of(card), card.mean, card.std, card.inputQuantization)
+                val out = OutputDecoder(card.labels.size, card.outputDtype, card.outputQuantization)
+                // One warm-up run on a blank input: a delegate that accepts the graph but cannot
+                // execute it fails here, where we can still fall back, not on the first frame.
+                interpreter.run(pre.input, out.prepare())
+                return NoteClassifier(backend, card, interpreter, delegate, pre, out, failure)
+            } catch (e: Throwable) {
+                interpreter?.close()
+                (delegate as? Closeable)?.close()
+                throw e
+            }
+        }
+
+        private fun checkTensors(interpreter: Interpreter, card: ModelCard) {
+            val inShape = interpreter.getInputTensor(0).shape()
+            val expected = intArrayOf(1, card.inputSize, card.inputSize, 3)
+            if (!inShape.contentEquals(expected)) {
+                throw ModelCardException("model input is ${inShape.contentToString()}, card says ${expected.contentToString()}")
+            }
+            val inType = interpreter.getInputTensor(0).dataType().name.lowercase()
+            if (inType != card.inputDtype) {
+                throw ModelCardException("model input is $inType, card says ${card.inputDtype}")
+            }
+            val outCount = interpreter.getOutputTensor(0).numElements()
+            if (outCount != card.labels.size) {
+                throw ModelCardException("model has $outCount outputs, card lists ${card.labels.size} labels")
+            }
+        }
+    }
+}

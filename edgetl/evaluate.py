@@ -1,0 +1,426 @@
+"""`edgetl evaluate`: how well a model (a `.tflite` or a training run) does on labelled photos, and how safe it is.
+
+What matters for a talking note reader is not only top-1 but what gets *spoken*: a wrong denomination
+said aloud is worse than silence. So besides top-1, per-class P/R/F1 and the confusion matrix, the report
+has the selective curve (coverage and precision of "speak only above a confidence threshold", background
+predictions counting as silence), the lowest threshold reaching the target precision, and -- for folders
+of negatives (photos without a note) -- how many of them would be announced.
+
+Images are decoded once and fed to both models when comparing (e.g. an int8 export against its float
+run). TensorFlow is imported only to evaluate a `.keras` model; `.tflite` models run on LiteRT.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from edgetl.card import ModelCard, find_card
+from edgetl.errors import EdgetlError
+
+NONE_LABEL = "none"  # the true label of a negative: nothing should be announced
+# Class folders with one of these names hold negatives when the model has no label of that name.
+NEGATIVE_NAMES = frozenset({"negative", "negatives", "none", "no_note", "no-note", "not_a_note", "not-a-note",
+                            "non_note", "non_notes", "distractors"})
+GALLERY_ITEMS = 24
+THUMB = 112
+CHUNK = 32
+
+
+# ---- models ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Predictor:
+    """A model behind one interface: square RGB uint8 images (N x size x size x 3) in, float probabilities out."""
+
+    path: Path
+    kind: str  # "tflite" or "keras"
+    labels: list[str]
+    size: int
+    _predict: Callable[[np.ndarray], np.ndarray] = field(repr=False)
+    card: ModelCard | None = None
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        images = np.asarray(images, dtype=np.uint8)
+        if images.ndim != 4 or images.shape[1:] != (self.size, self.size, 3):
+            raise EdgetlError(f"{self.path} takes {self.size}x{self.size} RGB images, got shape {images.shape}")
+        if not len(images):
+            return np.zeros((0, len(self.labels)), np.float32)
+        return np.asarray(self._predict(images), dtype=np.float32)
+
+    def describe(self) -> dict:
+        return {"path": str(self.path), "kind": self.kind, "labels": list(self.labels), "size": self.size,
+                **({"card": self.card.name, "quantization": self.card.quantization} if self.card else {})}
+
+
+def _run_files(model: Path) -> tuple[Path, Path]:
+    """(run folder, model.keras) for a run folder or a .keras file inside one."""
+    if model.is_dir():
+        return model, model / "model.keras"
+    return model.parent, model
+
+
+def _load_keras(model: Path) -> Predictor:
+    import json
+
+    run, keras_file = _run_files(model)
+    if not keras_file.exists():
+        raise EdgetlError(f"no trained model at {keras_file} (train one with: edgetl train DATA --out {run})")
+    labels_file, config_file = run / "labels.txt", run / "config.json"
+    if not labels_file.is_file():
+        raise EdgetlError(f"{run} has no labels.txt beside {keras_file.name}; evaluate the run folder `edgetl train` wrote")
+    labels = [line.strip() for line in labels_file.read_text().splitlines() if line.strip()]
+    try:
+        spec = json.loads(config_file.read_text())["input"]
+        size, mean, std = int(spec["size"]), float(spec["mean"]), float(spec["std"])
+    except FileNotFoundError:
+        raise EdgetlError(f"{run} has no config.json (needed for the input size and pixel scaling)") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise EdgetlError(f"{config_file}: no usable input section ({type(exc).__name__}: {exc})") from None
+    from edgetl.train.backbones import to_model_input
+    from edgetl.train.trainer import load_run_model
+
+    net = load_run_model(keras_file)
+    outputs = int(net.output_shape[-1])
+    if outputs != len(labels):
+        raise EdgetlError(f"{labels_file} lists {len(labels)} labels but {keras_file} outputs {outputs} scores")
+    shape = tuple(net.input_shape)
+    if len(shape) != 4 or shape[1] not in (None, size) or shape[2] not in (None, size):
+        raise EdgetlError(f"{keras_file} takes input {shape[1:]} but config.json says {size}x{size}x3")
+
+    def predict(images: np.ndarray, batch: int = 64) -> np.ndarray:
+        return np.concatenate([net(to_model_input(images[i : i + batch], mean, std), training=False).numpy()
+                               for i in range(0, len(images), batch)])
+
+    return Predictor(keras_file, "keras", labels, size, predict)
+
+
+def _load_tflite(model: Path, card, threads: int | None) -> Predictor:
+    from edgetl.runtime.interpreter import Classifier
+
+    card_obj = card if isinstance(card, ModelCard) else find_card(model, card)
+    if card_obj is None:
+        raise EdgetlError(f"{model} has no model card ({model.with_suffix('.json').name}), so its labels are unknown; "
+                          "pass the card written by `edgetl export`")
+    classifier = Classifier(model, card_obj, threads=threads)  # checks the card's sha256 against the file
+    if card_obj.input_size != classifier.input.size:
+        raise EdgetlError(f"model card says {card_obj.input_size} px input but {model} takes {classifier.input.size} px")
+    return Predictor(model, "tflite", list(classifier.labels), classifier.input.size, classifier.predict, card_obj)
+
+
+def load_predictor(model: str | Path, card: str | Path | ModelCard | None = None, threads: int | None = None) -> Predictor:
+    """A `.tflite` (labels from its model card) or a run folder / `.keras` (labels.txt and config.json beside it)."""
+    model = Path(model)
+    if not model.exists():
+        raise EdgetlError(f"model not found: {model}")
+    if model.suffix.lower() == ".tflite":
+        return _load_tflite(model, card, threads)
+    if card is not None:
+        raise EdgetlError(f"a model card describes a .tflite; {model} is not one")
+    if model.is_dir() or model.suffix.lower() == ".keras":
+        return _load_keras(model)
+    raise EdgetlError(f"{model}: not a model (expected a .tflite, a .keras or a training run folder)")
+
+
+# ---- data --------------------------------------------------------------------------------------------------
+
+
+def _resolve_data(data, split: str, model: Path) -> tuple[list[tuple[Path, str]], str, str | None]:
+    """(path, class name) pairs, a description of the source, and the split used (None for plain folders)."""
+    from edgetl.data.folders import SPLITS, read_manifest, scan
+
+    if split not in SPLITS:
+        raise EdgetlError(f"split must be one of {', '.join(SPLITS)} (got {split!r})")
+    if data is None:
+        run = model if model.is_dir() else model.parent if model.suffix.lower() == ".keras" else None
+        if run is not None and (run / "split.json").is_file():
+            data = run
+        else:
+            raise EdgetlError("no data given: pass class folders, a train/val/test tree, a split manifest or a run folder")
+    data = Path(data)
+    if not data.exists():
+        raise EdgetlError(f"data not found: {data}")
+    used: str | None = split
+    if data.is_file():
+        if data.suffix.lower() != ".json":
+            raise EdgetlError(f"{data}: expected a folder of class folders or a split manifest .json")
+        part = read_manifest(data)[split]
+    elif (data / "split.json").is_file() and not any((data / s).is_dir() for s in SPLITS):
+        part = read_manifest(data / "split.json")[split]  # a training run folder
+    elif any((data / s).is_dir() for s in SPLITS):
+        if not (data / split).is_dir():
+            present = [s for s in SPLITS if (data / s).is_dir()]
+            raise EdgetlError(f"{data} has no {split}/ folder (it has {', '.join(present)}/); choose another split")
+        part = scan(data / split, min_classes=1)
+    else:
+        part = scan(data, min_classes=1)
+        used = None
+    pairs = [(s.path, part.classes[s.label]) for s in part.samples]
+    if not pairs:
+        raise EdgetlError(f"no images to evaluate in {data}" + (f" ({split} split)" if used else ""))
+    return pairs, str(data), used
+
+
+def _negative_images(dirs: Sequence[str | Path]) -> list[Path]:
+    from edgetl.data.folders import list_images
+
+    out: list[Path] = []
+    for d in map(Path, dirs):
+        if not d.is_dir():
+            raise EdgetlError(f"negatives folder not found: {d}")
+        found = list_images(d)
+        if not found:
+            raise EdgetlError(f"negatives folder has no images: {d}")
+        out += found
+    return sorted(set(out), key=str)
+
+
+# ---- evaluation --------------------------------------------------------------------------------------------
+
+
+def _subsample(n: int, limit: int | None) -> np.ndarray:
+    if limit is None or limit >= n:
+        return np.arange(n)
+    if limit <= 0:
+        raise EdgetlError(f"limit must be positive (got {limit})")
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(int))  # spread over every class
+
+
+def _at_threshold(t: float, y: np.ndarray, probs: np.ndarray, silent: list[int]) -> dict:
+    conf, pred = probs.max(axis=1), probs.argmax(axis=1)
+    spoken = (conf >= t) & ~np.isin(pred, silent)
+    pos, neg = y >= 0, y < 0
+    n_spoken = int(spoken.sum())
+    correct = int((spoken & (pred == y)).sum())
+    return {"threshold": float(t), "spoken": n_spoken, "wrong": n_spoken - correct,
+            "precision": round(correct / n_spoken, 4) if n_spoken else 1.0,
+            "coverage": round(int((spoken & pos).sum()) / max(1, int(pos.sum())), 4),
+            "false_announcements": int((spoken & neg).sum())}
+
+
+def evaluate(model: str | Path, data=None, split: str = "test", compare: str | Path | None = None,
+             out_dir: str | Path | None = None, thresholds: Sequence[float] | None = None,
+             target_precision: float = 0.995, silent_labels: Sequence[str] = ("background",), limit: int | None = None,
+             progress: bool = True, negatives: Sequence[str | Path] = (), card: str | Path | ModelCard | None = None,
+             compare_card: str | Path | ModelCard | None = None, threads: int | None = None,
+             log: Callable[[str], None] | None = None) -> dict:
+    """Evaluate ``model`` on ``data`` and return (and with ``out_dir`` write) the report.
+
+    ``data``: a run folder (its split.json, part ``split``), a split manifest .json, a train/val/test tree
+    (folder ``split``) or plain class folders (every image); omitted, a run folder ``model`` uses its own split.
+    Class folders are matched to the model's labels by name. ``negatives``: folders of photos that must not be
+    announced (true label "none"); a data class folder with a negatives-like name (``negatives``, ``none``,
+    ``not_a_note``, ...) unknown to the model counts as negatives too.
+
+    Selective metrics count every announced negative as a wrong answer (precision) but measure coverage on
+    note images only. ``compare``: a second model run on the same decoded images; ``accuracy_diff`` is
+    top-1 of ``model`` minus top-1 of ``compare``, in percentage points.
+    """
+    from edgetl.data.images import UnreadableImage, read_rgb, resize_square
+    from edgetl.metrics import classification_report, selective
+    from edgetl.progress import track
+
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    if not 0 < target_precision <= 1:
+        raise EdgetlError(f"target precision must be in (0, 1] (got {target_precision})")
+    model = Path(model)
+    if not model.exists():
+        raise EdgetlError(f"model not found: {model}")
+    pairs, data_desc, used_split = _resolve_data(data, split, model)
+    main = load_predictor(model, card, threads)
+    other = load_predictor(compare, compare_card, threads) if compare is not None else None
+    index = {name: i for i, name in enumerate(main.labels)}
+    if other is not None and sorted(other.labels) != sorted(main.labels):
+        raise EdgetlError(f"cannot compare: {other.path} has labels {other.labels} but {main.path} has {main.labels}")
+    other_order = [other.labels.index(name) for name in main.labels] if other is not None else None
+
+    negative_paths = _negative_images(negatives)
+    negative_folders = sorted({c for _, c in pairs if c not in index and c.lower() in NEGATIVE_NAMES})
+    unknown = sorted({c for _, c in pairs if c not in index and c.lower() not in NEGATIVE_NAMES})
+    if unknown:
+        raise EdgetlError(f"class folder(s) {', '.join(unknown)} are not labels of {main.path.name} "
+                          f"(its labels: {', '.join(main.labels)}); pass photos without a note as negatives")
+    entries = [(p, index[c]) for p, c in pairs if c in index] + [(p, -1) for p, c in pairs if c not in index]
+    seen = {p for p, _ in entries}
+    entries += [(p, -1) for p in negative_paths if p not in seen]
+    entries = [entries[i] for i in _subsample(len(entries), limit)]
+    silent = [index[name] for name in silent_labels if name in index]
+
+    sizes = sorted({main.size} | ({other.size} if other is not None else set()))
+    y_list: list[int] = []
+    probs_main: list[np.ndarray] = []
+    probs_other: list[np.ndarray] = []
+    kept: list[Path] = []
+    unreadable: list[str] = []
+    worst: list[tuple[float, int, dict]] = []  # min-heap of the most confident mistakes
+    n_mistakes = 0
+    chunks = [entries[i : i + CHUNK] for i in range(0, len(entries), CHUNK)]
+    iterator = track(chunks, f"evaluating {main.path.name}", total=len(chunks)) if progress else chunks
+    for chunk in iterator:
+        squares: dict[int, list[np.ndarray]] = {s: [] for s in sizes}
+        labels_chunk, paths_chunk = [], []
+        for path, label in chunk:
+            try:
+                rgb = read_rgb(path)  # decoded once, resized for each model that needs it
+            except UnreadableImage as exc:
+                unreadable.append(str(path))
+                log(f"skipping unreadable image: {exc}")
+                continue
+            for s in sizes:
+                squares[s].append(resize_square(rgb, s))
+            labels_chunk.append(label)
+            paths_chunk.append(path)
+        if not labels_chunk:
+            continue
+        batch = {s: np.stack(v) for s, v in squares.items()}
+        p_main = main.predict(batch[main.size])
+        probs_main.append(p_main)
+        if other is not None:
+            probs_other.append(other.predict(batch[other.size])[:, other_order])
+        for j, (label, path) in enumerate(zip(labels_chunk, paths_chunk)):
+            pred = int(p_main[j].argmax())
+            wrong = pred != label if label >= 0 else pred not in silent
+            if not wrong:
+                continue
+            n_mistakes += 1
+            conf = float(p_main[j, pred])
+            item = {"path": str(path), "true": main.labels[label] if label >= 0 else NONE_LABEL,
+                    "predicted": main.labels[pred], "confidence": round(conf, 4)}
+            if len(worst) < GALLERY_ITEMS or conf > worst[0][0]:
+                item["image"] = resize_square(batch[main.size][j], min(THUMB, main.size))
+                entry = (conf, n_mistakes, item)
+                heapq.heappush(worst, entry) if len(worst) < GALLERY_ITEMS else heapq.heapreplace(worst, entry)
+        y_list += labels_chunk
+        kept += paths_chunk
+    if not y_list:
+        raise EdgetlError(f"none of the {len(entries)} images in {data_desc} could be read")
+
+    y = np.asarray(y_list, int)
+    probs = np.concatenate(probs_main)
+    pos, neg = y >= 0, y < 0
+    report: dict = {"model": main.describe(), "data": data_desc, "split": used_split,
+                    "negatives_folders": [str(Path(d)) for d in negatives], "negatives_classes": negative_folders}
+    report.update(classification_report(y[pos], probs[pos], main.labels))
+    report["unreadable"] = unreadable
+
+    sel = selective(y, probs, thresholds=thresholds, target_precision=target_precision, silent=silent)
+    # one row per distinct threshold (float steps can repeat one), each recomputed with negatives in mind
+    curve = [_at_threshold(t, y, probs, silent) for t in sorted({row["threshold"] for row in sel["curve"]})]
+    sel["curve"] = [{k: r[k] for k in ("threshold", "coverage", "precision", "spoken", "wrong")} for r in curve]
+    sel["coverage_at_threshold"] = next((r["coverage"] for r in curve if r["threshold"] == sel["threshold"]), 0.0)
+    sel["silent_labels"] = [main.labels[i] for i in silent]
+    report["selective"] = sel
+    if main.card is not None and main.card.announce_threshold is not None:
+        report["card_threshold"] = _at_threshold(main.card.announce_threshold, y, probs, silent)
+
+    if neg.any():
+        pred_neg = probs[neg].argmax(axis=1)
+        chosen = next((r for r in curve if r["threshold"] == sel["threshold"]), None)
+        report["negatives"] = {
+            "count": int(neg.sum()),
+            "threshold": sel["threshold"],
+            "false_announcements": chosen["false_announcements"] if chosen else None,
+            "top1_silent": int(np.isin(pred_neg, silent).sum()),
+            "top1_predictions": {main.labels[i]: int((pred_neg == i).sum()) for i in np.unique(pred_neg)},
+            "curve": [{"threshold": r["threshold"], "false_announcements": r["false_announcements"]} for r in curve],
+        }
+    mistakes = [item for _, _, item in sorted(worst, key=lambda e: -e[0])]
+    report["mistakes"] = {"count": n_mistakes, "worst": [{k: v for k, v in m.items() if k != "image"} for m in mistakes]}
+
+    if other is not None:
+        probs_b = np.concatenate(probs_other)
+        other_report = classification_report(y[pos], probs_b[pos], main.labels)
+        other_sel = selective(y, probs_b, thresholds=thresholds, target_precision=target_precision, silent=silent)
+        top_a, top_b = report["top1"], other_report["top1"]
+        report["compare"] = {
+            "model": other.describe(),
+            "top1_model": top_a,
+            "top1_compare": top_b,
+            "accuracy_diff": round((top_a - top_b) * 100, 2) if top_a is not None and top_b is not None else None,
+            "agreement": round(float((probs.argmax(axis=1) == probs_b.argmax(axis=1)).mean()), 4),
+            "max_prob_diff": round(float(np.abs(probs - probs_b).max()), 4),
+            "per_class": other_report["per_class"],
+            "threshold": other_sel["threshold"],
+            "coverage_at_threshold": _at_threshold(other_sel["threshold"], y, probs_b, silent)["coverage"]
+            if other_sel["threshold"] is not None else 0.0,
+        }
+
+    if out_dir is not None:
+        report["artefacts"] = _write(report, mistakes, Path(out_dir))
+    return report
+
+
+def _write(report: dict, mistakes: list[dict], out: Path) -> dict:
+    from edgetl import gallery, plots
+    from edgetl.atomic import write_json
+
+    name = Path(report["model"]["path"]).name
+    where = f"{report['split']} split" if report["split"] else "all images"
+    files = {"evaluation": out / "evaluation.json", "confusion_matrix": out / "confusion_matrix.png",
+             "misclassified": out / "misclassified.png", "selective": out / "selective.png"}
+    plots.confusion_matrix(report["confusion"], report["classes"], files["confusion_matrix"],
+                           title=f"{name}: confusion matrix ({where})")
+    gallery.misclassified(mistakes, files["misclassified"], title=f"{name}: mistakes", total=report["mistakes"]["count"])
+    fa = [r["false_announcements"] for r in report["negatives"]["curve"]] if "negatives" in report else None
+    gallery.selective_curve(report["selective"], files["selective"], title=f"{name}: speak only above a threshold",
+                            false_announcements=fa)
+    artefacts = {k: str(v) for k, v in files.items()}
+    write_json(files["evaluation"], {**report, "artefacts": artefacts})
+    return artefacts
+
+
+# ---- text --------------------------------------------------------------------------------------------------
+
+
+def _pct(x) -> str:
+    return "  n/a" if x is None else f"{100 * x:5.1f}%"
+
+
+def format_report(report: dict) -> str:
+    """A compact table for the terminal."""
+    m = report["model"]
+    lines = [f"model   {m['path']} ({m['kind']}, {m['size']} px, {len(m['labels'])} labels)"]
+    extra = []
+    if "negatives" in report:
+        extra.append(f"+{report['negatives']['count']} negatives")
+    if report.get("unreadable"):
+        extra.append(f"{len(report['unreadable'])} unreadable skipped")
+    where = f" [{report['split']}]" if report.get("split") else ""
+    lines.append(f"data    {report['data']}{where}: {report['count']} images" + (f" ({', '.join(extra)})" if extra else ""))
+    lines.append(f"top-1   {_pct(report['top1']).strip()}")
+    width = max([5] + [len(c) for c in report["per_class"]])
+    lines.append(f"  {'class':<{width}}  precision  recall     f1  support")
+    for c, r in report["per_class"].items():
+        lines.append(f"  {c:<{width}}     {_pct(r['precision'])}  {_pct(r['recall'])}  {_pct(r['f1'])}  {r['support']:>7}")
+    sel = report["selective"]
+    if sel["threshold"] is not None:
+        lines.append(f"speak   at confidence >= {sel['threshold']:.2f} precision reaches {100 * sel['target_precision']:.1f}% "
+                     f"with coverage {_pct(sel['coverage_at_threshold']).strip()}")
+    else:
+        lines.append(f"speak   no threshold reaches {100 * sel['target_precision']:.1f}% precision: the model should not speak")
+    if "card_threshold" in report:
+        ct = report["card_threshold"]
+        lines.append(f"card    threshold {ct['threshold']:.2f}: precision {_pct(ct['precision']).strip()}, "
+                     f"coverage {_pct(ct['coverage']).strip()}, {ct['wrong']} wrong spoken")
+    if "negatives" in report:
+        n = report["negatives"]
+        said = "n/a (no threshold)" if n["false_announcements"] is None else f"{n['false_announcements']} of {n['count']}"
+        lines.append(f"negatives announced at the threshold: {said}; top-1 silent for {n['top1_silent']} of {n['count']}")
+    if report.get("mistakes", {}).get("count"):
+        worst = report["mistakes"]["worst"][0]
+        lines.append(f"mistakes {report['mistakes']['count']}; worst: {Path(worst['path']).name} {worst['true']} -> "
+                     f"{worst['predicted']} at {worst['confidence']:.2f}")
+    if "compare" in report:
+        c = report["compare"]
+        diff = "n/a" if c["accuracy_diff"] is None else f"{c['accuracy_diff']:+.2f} points"
+        lines.append(f"compare {c['model']['path']} ({c['model']['kind']}): top-1 {_pct(c['top1_compare']).strip()}, "
+                     f"difference {diff}, agreement {_pct(c['agreement']).strip()}")
+    for k, v in report.get("artefacts", {}).items():
+        lines.append(f"wrote   {v}")
+    return "\n".join(lines)
