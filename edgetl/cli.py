@@ -150,7 +150,7 @@ def qat(
     seed: int = typer.Option(0),
     as_json: bool = typer.Option(False, "--json"),
 ):
-    """Quantization-aware fine-tuning of a trained run (saved as RUN/qat.weights.h5 for int8 export)."""
+    """Quantization-aware fine-tuning of a trained run (saved as RUN/qat_weights.h5 for int8 export)."""
     from edgetl.train.qat import qat as run_qat
 
     metrics = run_qat(run, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, max_images=max_images,
@@ -198,6 +198,7 @@ def evaluate(
     out: Optional[Path] = typer.Option(None, help="Folder for evaluation.json, confusion_matrix.png, misclassified.png, selective.png."),
     card: Optional[Path] = typer.Option(None, help="Model card, when not beside the .tflite."),
     target_precision: float = typer.Option(0.995, help="Precision the announce threshold must reach."),
+    min_spoken: int = typer.Option(100, help="Spoken answers needed before a threshold is trusted."),
     threads: Optional[int] = typer.Option(None),
     as_json: bool = typer.Option(False, "--json"),
 ):
@@ -205,7 +206,7 @@ def evaluate(
     from edgetl.evaluate import evaluate as run_evaluate, format_report
 
     report = run_evaluate(model, data, split=split, compare=compare, out_dir=out, target_precision=target_precision,
-                          negatives=negatives, card=card, threads=threads)
+                          negatives=negatives, card=card, threads=threads, min_spoken=min_spoken)
     _emit(report, as_json, format_report(report))
 
 

@@ -209,7 +209,7 @@ def evaluate(model: str | Path, data=None, split: str = "test", compare: str | P
              target_precision: float = 0.995, silent_labels: Sequence[str] = ("background",), limit: int | None = None,
              progress: bool = True, negatives: Sequence[str | Path] = (), card: str | Path | ModelCard | None = None,
              compare_card: str | Path | ModelCard | None = None, threads: int | None = None,
-             log: Callable[[str], None] | None = None) -> dict:
+             log: Callable[[str], None] | None = None, min_spoken: int = 100) -> dict:
     """Evaluate ``model`` on ``data`` and return (and with ``out_dir`` write) the report.
 
     ``data``: a run folder (its split.json, part ``split``), a split manifest .json, a train/val/test tree
@@ -309,7 +309,8 @@ def evaluate(model: str | Path, data=None, split: str = "test", compare: str | P
     report.update(classification_report(y[pos], probs[pos], main.labels))
     report["unreadable"] = unreadable
 
-    sel = selective(y, probs, thresholds=thresholds, target_precision=target_precision, silent=silent)
+    sel = selective(y, probs, thresholds=thresholds, target_precision=target_precision, silent=silent,
+                    min_spoken=min_spoken)
     # one row per distinct threshold (float steps can repeat one), each recomputed with negatives in mind
     curve = [_at_threshold(t, y, probs, silent) for t in sorted({row["threshold"] for row in sel["curve"]})]
     sel["curve"] = [{k: r[k] for k in ("threshold", "coverage", "precision", "spoken", "wrong")} for r in curve]
@@ -336,7 +337,8 @@ def evaluate(model: str | Path, data=None, split: str = "test", compare: str | P
     if other is not None:
         probs_b = np.concatenate(probs_other)
         other_report = classification_report(y[pos], probs_b[pos], main.labels)
-        other_sel = selective(y, probs_b, thresholds=thresholds, target_precision=target_precision, silent=silent)
+        other_sel = selective(y, probs_b, thresholds=thresholds, target_precision=target_precision, silent=silent,
+                    min_spoken=min_spoken)
         top_a, top_b = report["top1"], other_report["top1"]
         report["compare"] = {
             "model": other.describe(),

@@ -54,3 +54,34 @@ def tiny_run(tmp_path_factory, synth_data, tiny_config):
 
     out = tmp_path_factory.mktemp("runs") / "tiny"
     return train(synth_data, out, tiny_config, log=lambda m: None)
+
+
+@pytest.fixture(scope="session")
+def learned_run(tmp_path_factory, feature_cache):
+    """A run that actually learned: ImageNet MobileNetV2 1.0 at 128 px on 100 synthetic images a class.
+
+    The random-init ``tiny_run`` sits near chance, where float and int8 disagree on ties and a runner
+    rightly stays silent, so export-agreement and end-to-end checks need real weights (~1 minute here).
+    """
+    if not SHARED_WEIGHTS.exists():
+        pytest.skip(f"{SHARED_WEIGHTS} is absent: checks that need a model that learned use the ImageNet weights from ../shared")
+    from edgetl.data.synth import make_dataset
+    from edgetl.train.config import TrainConfig
+    from edgetl.train.trainer import train
+
+    root = tmp_path_factory.mktemp("learned")
+    make_dataset(root / "notes", per_class=100, size=128, seed=1, progress=False)
+    config = TrainConfig(alpha=1.0, size=128, weights=str(SHARED_WEIGHTS), epochs=30, fine_tune=3, fine_tune_epochs=8,
+                         fine_tune_learning_rate=5e-4, views=3, batch_size=32, cache_dir=str(feature_cache), patience=20, seed=3)
+    return train(root / "notes", root / "run", config, log=lambda m: None)
+
+
+@pytest.fixture(scope="session")
+def learned_export(learned_run, tmp_path_factory):
+    """int8 + fp16 exports of ``learned_run``, with the Android assets copied out."""
+    from edgetl.export.convert import export
+
+    out = tmp_path_factory.mktemp("models")
+    assets = tmp_path_factory.mktemp("android") / "assets"
+    result = export(learned_run.run, out, ("int8", "fp16"), android=assets, log=lambda m: None)
+    return result, out, assets

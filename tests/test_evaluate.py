@@ -203,7 +203,7 @@ def test_selective_curve_and_negatives(tiny, tmp_path):
     from edgetl.evaluate import evaluate, format_report
 
     easy = evaluate(tiny["float"], tiny["tree"] / "test", negatives=[tiny["negatives"] / "scenes"],
-                    out_dir=tmp_path / "o", progress=False)
+                    out_dir=tmp_path / "o", progress=False, min_spoken=5)
     sel = easy["selective"]
     thresholds = [r["threshold"] for r in sel["curve"]]
     assert thresholds == sorted(set(thresholds))

@@ -274,28 +274,14 @@ def test_missing_tts_engine_warns_once_then_prints(colour_model, tmp_path, monke
 
 
 @pytest.fixture(scope="session")
-def e2e_model(tmp_path_factory, feature_cache):
-    """synthetic notes -> train -> int8 export -> card: the real pipeline, with a model worth listening to.
+def e2e_model(learned_export):
+    """synthetic notes -> train -> int8 export -> card: the real pipeline (conftest's learned_run/export).
 
-    The session's ``tiny_run`` (alpha 0.35, random init, 14 images a class) is at chance level on notes, so
-    with it the runner would (rightly) stay silent and the test would prove nothing. Instead: ImageNet
-    MobileNetV2 at 96 px from ../shared on 60 synthetic images a class (~2 minutes on 2 cores).
+    The session's ``tiny_run`` (alpha 0.35, random init) is at chance level on notes, so with it the runner
+    would (rightly) stay silent and the test would prove nothing.
     """
-    if not SHARED_WEIGHTS.exists():
-        pytest.skip(f"{SHARED_WEIGHTS} is absent: a random-init model is at chance on notes, so an end-to-end "
-                    "announcement check needs the ImageNet weights from ../shared")
-    from edgetl.data.synth import make_dataset
-    from edgetl.export.convert import export
-    from edgetl.train.config import TrainConfig
-    from edgetl.train.trainer import train
-
-    root = tmp_path_factory.mktemp("e2e")
-    make_dataset(root / "notes", per_class=60, size=96, seed=1, progress=False)
-    config = TrainConfig(alpha=1.0, size=96, weights=str(SHARED_WEIGHTS), epochs=30, fine_tune=1, fine_tune_epochs=2,
-                         views=2, batch_size=32, cache_dir=str(feature_cache), patience=20, seed=3)
-    result = train(root / "notes", root / "run", config, log=lambda m: None)
-    exported = export(result.run, root / "models", quantizations=("int8",), log=lambda m: None)
-    return Path(exported.files["int8"]["model"])
+    result, _, _ = learned_export
+    return Path(result.files["int8"]["model"])
 
 
 @pytest.mark.slow

@@ -137,10 +137,16 @@ def calibration_images(run: Run, folder: str | Path | None, count: int, seed: in
     return np.stack(images)
 
 
-def _range_pin(size: int) -> np.ndarray:
-    """One image holding both 0 and 255, so the input range calibrates to exactly [-1, 1]."""
-    ramp = np.linspace(0, 255, size * size * 3).round().astype(np.uint8)
-    return ramp.reshape(1, size, size, 3)
+def _pin_input_range(images: np.ndarray) -> np.ndarray:
+    """Copy of the calibration set whose first image holds one black and one white pixel.
+
+    The converter takes the input's range from calibration; with both 0 and 255 present it is exactly
+    [-1, 1], i.e. scale 1/127.5, so devices can feed raw pixels. Two pixels barely touch any other range.
+    """
+    pinned = images.copy()
+    pinned[0, 0, 0] = 0
+    pinned[0, 0, 1] = 255
+    return pinned
 
 
 # ---- conversion ----------------------------------------------------------------------------------
@@ -161,16 +167,16 @@ def convert(model, quantization: str, calibration: np.ndarray | None = None, mea
         converter.optimizations = [t.lite.Optimize.DEFAULT]
     elif quantization == "int8":
         converter.optimizations = [t.lite.Optimize.DEFAULT]
-        if not from_qat:
-            if calibration is None or len(calibration) == 0:
-                raise EdgetlError("int8 post-training quantization needs calibration images")
-            pinned = np.concatenate([_range_pin(calibration.shape[1]), calibration])
+        # Also given for QAT graphs: the converter wants it, and uses it only where no fake-quant range exists.
+        if calibration is None or len(calibration) == 0:
+            raise EdgetlError("int8 quantization needs calibration images")
+        pinned = _pin_input_range(calibration)
 
-            def representative():
-                for img in pinned:
-                    yield [((img[None].astype(np.float32) - mean) / std)]
+        def representative():
+            for img in pinned:
+                yield [((img[None].astype(np.float32) - mean) / std)]
 
-            converter.representative_dataset = representative
+        converter.representative_dataset = representative
         converter.target_spec.supported_ops = [t.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = t.uint8
         if output_type not in ("uint8", "float32"):
@@ -277,19 +283,18 @@ def export(
     report: dict = {"run": str(r.path), "name": name, "models": {}}
     for quant in quantizations:
         qat_here = quant == "int8" and use_qat
-        if qat_here:
-            from edgetl.train.qat import load_qat_model
+        model, calib = float_model, None
+        if quant == "int8":
+            folder = calibration
+            if folder is None and Path("calibration").is_dir() and list_images(Path("calibration")):
+                folder = "calibration"  # the project's calibration/ folder, when someone filled it
+            calib = calibration_images(r, folder, calibration_count)
+            if qat_here:
+                from edgetl.train.qat import load_qat_model
 
-            model, calib = load_qat_model(r.path), None
-            log(f"int8: converting the quantization-aware model ({r.qat_model.name})")
-        else:
-            model = float_model
-            calib = None
-            if quant == "int8":
-                folder = calibration
-                if folder is None and Path("calibration").is_dir() and list_images(Path("calibration")):
-                    folder = "calibration"  # the project's calibration/ folder, when someone filled it
-                calib = calibration_images(r, folder, calibration_count)
+                model = load_qat_model(r.path)
+                log(f"int8: converting the quantization-aware model ({r.qat_model.name}) with its learned ranges")
+            else:
                 log(f"int8: post-training quantization calibrated on {len(calib)} images")
         tflite = convert(model, quant, calib, r.mean, r.std, output_type, from_qat=qat_here)
         info = metadata.ClassifierInfo(name=f"{name} ({quant})", description=f"edgetl {r.config.get('train', {}).get('backbone', 'mobilenet_v2')} "

@@ -20,7 +20,7 @@ from edgetl.metrics import classification_report
 from edgetl.train import augment
 from edgetl.train.backbones import to_model_input
 
-QAT_FILE = "qat.weights.h5"  # weights of quantize(float model); rebuilt on load
+QAT_FILE = "qat_weights.h5"  # weights of quantize(float model); rebuilt on load
 
 
 def _tfmot():
@@ -47,17 +47,142 @@ def load_qat_model(run_path: str | Path):
     return qmodel
 
 
+def fold_batchnorm(model):
+    """The same network with every frozen BatchNorm folded into the convolution before it.
+
+    Exact while BatchNorm runs in inference mode, and it is what the TFLite converter does anyway, so the
+    fake-quantized weights seen during QAT are the weights the int8 model will carry.
+    """
+    from edgetl.tf_env import keras
+
+    k = keras()
+    conv_types = (k.layers.Conv2D, k.layers.DepthwiseConv2D)
+
+    def inbound(layer):
+        found = layer._inbound_nodes[0].inbound_layers
+        return found if isinstance(found, list) else [found]
+
+    folded: dict[str, object] = {}  # conv name -> the BatchNorm that follows it
+    for layer in model.layers:
+        if isinstance(layer, k.layers.BatchNormalization):
+            (source,) = inbound(layer)
+            if isinstance(source, conv_types) and len(source._outbound_nodes) == 1:
+                folded[source.name] = layer
+    skipped = {bn.name: conv for conv, bn in folded.items()}
+    tensors: dict[str, object] = {}
+    image = k.Input(model.input_shape[1:], name=model.layers[0].name)
+    for layer in model.layers:
+        if isinstance(layer, k.layers.InputLayer):
+            tensors[layer.name] = image
+            continue
+        if layer.name in skipped:
+            tensors[layer.name] = tensors[skipped[layer.name]]
+            continue
+        args = [tensors[src.name] for src in inbound(layer)]
+        config = layer.get_config()
+        if layer.name in folded:
+            config["use_bias"] = True
+        clone = type(layer).from_config(config)
+        tensors[layer.name] = clone(args if len(args) > 1 else args[0])
+        weights = layer.get_weights()
+        if layer.name in folded:
+            bn = folded[layer.name]
+            gamma, beta, mean, var = bn.get_weights() if bn.scale and bn.center else _bn_weights(bn)
+            factor = gamma / np.sqrt(var + bn.epsilon)
+            kernel = weights[0]
+            bias = weights[1] if len(weights) > 1 else np.zeros_like(mean)
+            if isinstance(layer, k.layers.DepthwiseConv2D):
+                kernel = kernel * factor.reshape(1, 1, -1, kernel.shape[-1])
+            else:
+                kernel = kernel * factor
+            weights = [kernel, (bias - mean) * factor + beta]
+        clone.set_weights(weights)
+    return k.Model(image, tensors[model.layers[-1].name], name=model.name + "_folded")
+
+
+def _bn_weights(bn):
+    values = {w.name.split("/")[-1].split(":")[0]: w.numpy() for w in bn.weights}
+    n = values["moving_mean"].shape[0]
+    return (values.get("gamma", np.ones(n, np.float32)), values.get("beta", np.zeros(n, np.float32)),
+            values["moving_mean"], values["moving_variance"])
+
+
+def _depthwise_config():
+    """A QuantizeConfig giving DepthwiseConv2D per-channel weights, as TFLite int8 uses.
+
+    tensorflow-model-optimization's own config quantizes along the kernel's last axis, which is the depth
+    multiplier (1) for a depthwise kernel: effectively per-tensor, which wrecks MobileNetV2 accuracy.
+    """
+    tfmot = _tfmot()
+    import tensorflow as tf
+
+    LastValue = tfmot.quantization.keras.quantizers.LastValueQuantizer
+
+    class DepthwisePerChannel(LastValue):
+        def __init__(self, **_):
+            super().__init__(num_bits=8, per_axis=True, symmetric=True, narrow_range=True)
+
+        def build(self, tensor_shape, name, layer):
+            channels = int(tensor_shape[-2]) * int(tensor_shape[-1])
+            from edgetl.tf_env import keras
+
+            make = keras().initializers.Constant
+            return {"min_var": layer.add_weight(name + "_min", shape=(channels,), initializer=make(-6.0), trainable=False),
+                    "max_var": layer.add_weight(name + "_max", shape=(channels,), initializer=make(6.0), trainable=False)}
+
+        def __call__(self, inputs, training, weights, **kwargs):
+            shape = inputs.shape
+            flat = tf.reshape(inputs, (shape[0], shape[1], 1, shape[2] * shape[3]))
+            return tf.reshape(super().__call__(flat, training, weights, **kwargs), shape)
+
+        def get_config(self):
+            return {}
+
+    class DepthwiseConfig(tfmot.quantization.keras.QuantizeConfig):
+        # No activation quantizer: the ReLU6 that follows quantizes the output, as TFLite's fused op does.
+        def get_weights_and_quantizers(self, layer):
+            return [(layer.depthwise_kernel, DepthwisePerChannel())]
+
+        def get_activations_and_quantizers(self, layer):
+            return []
+
+        def set_quantize_weights(self, layer, quantize_weights):
+            layer.depthwise_kernel = quantize_weights[0]
+
+        def set_quantize_activations(self, layer, quantize_activations):
+            pass
+
+        def get_output_quantizers(self, layer):
+            return []
+
+        def get_config(self):
+            return {}
+
+    return DepthwiseConfig, DepthwisePerChannel
+
+
 def quantize(model):
-    """Wrap the float classifier for QAT, with every BatchNorm frozen first."""
+    """Fold BatchNorm, then wrap the whole flat graph for QAT with per-channel depthwise weights."""
     tfmot = _tfmot()
     from edgetl.tf_env import keras
 
-    for layer in model.layers:
-        if isinstance(layer, keras().layers.BatchNormalization):
-            layer.trainable = False
+    k = keras()
+    folded = fold_batchnorm(model)
+    DepthwiseConfig, DepthwisePerChannel = _depthwise_config()
+    api = tfmot.quantization.keras
+
+    def annotate(layer):
+        if isinstance(layer, k.layers.InputLayer):
+            return layer.__class__.from_config(layer.get_config())
+        if isinstance(layer, k.layers.DepthwiseConv2D):
+            return api.quantize_annotate_layer(layer, quantize_config=DepthwiseConfig())
+        return api.quantize_annotate_layer(layer)
+
     try:
-        return tfmot.quantization.keras.quantize_model(model)
-    except (ValueError, RuntimeError) as exc:
+        annotated = k.models.clone_model(folded, clone_function=annotate)
+        with api.quantize_scope({"DepthwiseConfig": DepthwiseConfig, "DepthwisePerChannel": DepthwisePerChannel}):
+            return api.quantize_apply(annotated)
+    except (ValueError, RuntimeError, TypeError) as exc:
         raise EdgetlError(f"cannot wrap this model for QAT: {str(exc).splitlines()[0][:200]}") from None
 
 
@@ -105,9 +230,10 @@ def init_ranges(qmodel, float_model, images: np.ndarray, batch: int = 32) -> Non
             if kind == "kernel":
                 source = float_model.get_layer(inner.name)  # inside the wrapper the kernel is a fake-quant tensor
                 w = (source.depthwise_kernel if "depthwise" in var.name else source.kernel).numpy()
-                axes = tuple(range(w.ndim - 1)) if var.shape.rank == 1 and var.shape[0] == w.shape[-1] and w.shape[-1] > 1 else None
-                low, high = np.minimum(w.min(axis=axes), 0), np.maximum(w.max(axis=axes), 0)
-                var.assign(np.broadcast_to(low if var.name.endswith("min:0") else high, var.shape).astype(np.float32))
+                per = int(var.shape[0]) if var.shape.rank == 1 and int(var.shape[0]) > 1 else 1
+                bound = np.abs(w.reshape(-1, per)).max(axis=0)  # symmetric, per output channel
+                bound = bound if per > 1 else bound.max()
+                var.assign(np.broadcast_to(-bound if var.name.endswith("min:0") else bound, var.shape).astype(np.float32))
             elif kind == "act" and inner.name in lows:
                 value = min(lows[inner.name], 0.0) if var.name.endswith("min:0") else max(highs[inner.name], 0.0)
                 var.assign(np.full(var.shape, value, np.float32))
@@ -144,7 +270,7 @@ def _load_split(run, name: str, limit: int | None, seed: int):
 
 def qat(run: str | Path, epochs: int = 2, learning_rate: float = 1e-5, batch_size: int = 32, max_images: int | None = 2000,
         seed: int = 0, log: Callable[[str], None] = print) -> dict:
-    """Fine-tune ``run``'s classifier quantization-aware; save RUN/qat.weights.h5 and return its metrics."""
+    """Fine-tune ``run``'s classifier quantization-aware; save RUN/qat_weights.h5 and return its metrics."""
     from edgetl.export.convert import Run
     from edgetl.tf_env import keras
     from edgetl.train.trainer import load_run_model
@@ -160,7 +286,7 @@ def qat(run: str | Path, epochs: int = 2, learning_rate: float = 1e-5, batch_siz
     n = len(r.labels)
     float_model = load_run_model(r.path)
     qmodel = quantize(float_model)
-    init_ranges(qmodel, float_model, to_model_input(images[: min(len(images), 256)], r.mean, r.std))
+    init_ranges(qmodel, fold_batchnorm(float_model), to_model_input(images[: min(len(images), 256)], r.mean, r.std))
     smoothing = float(r.config.get("train", {}).get("label_smoothing", 0.1))
     qmodel.compile(optimizer=k.optimizers.Adam(learning_rate),
                    loss=k.losses.CategoricalCrossentropy(label_smoothing=smoothing), metrics=["accuracy"])

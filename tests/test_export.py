@@ -1,0 +1,147 @@
+"""Export on a real trained run: real TFLite conversion, real LiteRT interpreter, real metadata bytes."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from android_assets import android_asset_names
+from edgetl.card import ModelCard
+from edgetl.errors import EdgetlError
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def exported(learned_export):
+    return learned_export
+
+
+@pytest.fixture(scope="module")
+def held_out(learned_run):
+    from edgetl.data.folders import read_manifest
+    from edgetl.data.images import load_square
+
+    parts = read_manifest(learned_run.run / "split.json")
+    samples = parts["test"].samples + parts["val"].samples
+    return np.stack([load_square(s.path, 128) for s in samples]), np.array([s.label for s in samples])
+
+
+def test_int8_model_takes_raw_uint8_pixels_and_is_integer_only(exported):
+    from ai_edge_litert.interpreter import Interpreter
+
+    result, _, _ = exported
+    report = result.files["int8"]["report"]
+    interpreter = Interpreter(model_path=result.files["int8"]["model"])
+    interpreter.allocate_tensors()
+    inp = interpreter.get_input_details()[0]
+    assert inp["dtype"] == np.uint8 and tuple(inp["shape"]) == (1, 128, 128, 3)
+    scale, zero = inp["quantization"]
+    assert scale == pytest.approx(1 / 127.5, rel=1e-5) and zero in (127, 128)  # raw pixels -> MobileNetV2's [-1, 1]
+    assert report["int8_only"] and report["float_tensors"] == 0
+    # the same ops as Google's reference int8 MobileNetV2: quantize only at the two edges, nothing float
+    assert report["ops"].get("QUANTIZE", 0) == 2 and "DEQUANTIZE" not in report["ops"]
+    assert set(report["ops"]) <= {"QUANTIZE", "CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED", "SOFTMAX"}
+
+
+def test_int8_agrees_with_the_float_model(exported, learned_run, held_out):
+    from edgetl.runtime.interpreter import Classifier
+    from edgetl.train import backbones
+    from edgetl.train.trainer import load_run_model
+
+    result, _, _ = exported
+    images, _ = held_out
+    float_probs = load_run_model(learned_run.run).predict(backbones.to_model_input(images), verbose=0)
+    int8_probs = Classifier(result.files["int8"]["model"]).predict(images)
+    agreement = float((float_probs.argmax(1) == int8_probs.argmax(1)).mean())
+    assert agreement >= 0.95, agreement
+    fp16_probs = Classifier(result.files["fp16"]["model"]).predict(images)
+    assert float((fp16_probs.argmax(1) == float_probs.argmax(1)).mean()) >= 0.97
+    assert np.abs(fp16_probs - float_probs).max() < 0.1
+
+
+def test_labels_travel_in_standard_metadata_and_the_card(exported, learned_run):
+    from edgetl.export.metadata import read_metadata
+
+    result, out, _ = exported
+    labels = (learned_run.run / "labels.txt").read_text().split()
+    for quant in ("int8", "fp16"):
+        blob = open(result.files[quant]["model"], "rb").read()
+        meta = read_metadata(blob)
+        assert meta["labels"] == labels and meta["output_files"] == ["labels.txt"]
+        assert meta["input_names"] == ["image"] and meta["min_parser_version"] == "1.0.0"
+        with zipfile.ZipFile(result.files[quant]["model"]) as archive:  # any zip reader finds the packed labels
+            assert archive.read("labels.txt").decode().split() == labels
+            assert archive.getinfo("labels.txt").compress_type == zipfile.ZIP_STORED
+        card = ModelCard.load(result.files[quant]["card"])
+        card.verify(result.files[quant]["model"])
+        assert card.labels == labels and card.input_size == 128 and card.quantization == quant
+        assert card.background_label == "background"
+        assert card.accuracy["count"] > 0
+    int8 = ModelCard.load(result.files["int8"]["card"])
+    assert int8.input_dtype == "uint8" and int8.input_quantization["zero_point"] in (127, 128)
+    assert int8.output_quantization["scale"] == pytest.approx(1 / 256)
+    report = json.loads((out / f"{learned_run.run.name}_export_report.json").read_text())
+    assert set(report["models"]) == {"int8", "fp16"}
+    assert report["models"]["fp16"]["gpu_compatible"] in (True, False)
+
+
+def test_float_and_int8_exports_never_overwrite_each_other(exported):
+    result, out, _ = exported
+    files = {result.files[q][k] for q in result.files for k in ("model", "card")}
+    assert len(files) == 4
+    assert not [p for p in out.iterdir() if p.name.startswith(".")], "temp files left behind"
+
+
+def test_android_assets_are_exactly_what_the_app_reads(exported):
+    _, _, assets = exported
+    expected = set(android_asset_names().values())
+    assert {p.name for p in assets.iterdir()} == expected
+    card = json.loads((assets / "model_int8.json").read_text())
+    assert card["model_file"] == "model_int8.tflite"
+    ModelCard.load(assets / "model_int8.json").verify(assets / "model_int8.tflite")
+
+
+def test_qat_then_int8_export(learned_run, tmp_path, held_out):
+    """QAT starts at the float model's accuracy (BN folded, ranges initialised) and exports integer-only."""
+    import shutil
+
+    from edgetl.export.convert import export
+    from edgetl.runtime.interpreter import Classifier
+    from edgetl.train.qat import qat
+
+    run = tmp_path / "run"
+    shutil.copytree(learned_run.run, run)  # the shared run stays PTQ-only for the other tests
+    metrics = qat(run, epochs=1, max_images=96, batch_size=16, log=lambda m: None)
+    float_val = learned_run.metrics["val"]["top1"]
+    assert metrics["val"]["top1"] >= float_val - 0.05, (metrics["val"]["top1"], float_val)
+    result = export(run, tmp_path / "models", ("int8",), name="learned-qat", log=lambda m: None)
+    report = result.files["int8"]["report"]
+    assert report["qat"] and report["int8_only"] and report["input"]["dtype"] == "uint8"
+    assert report["ops"].get("QUANTIZE", 0) == 2 and "DEQUANTIZE" not in report["ops"]
+    images, labels = held_out
+    int8_top1 = float((Classifier(result.files["int8"]["model"]).predict(images).argmax(1) == labels).mean())
+    held_float = learned_run.metrics["test"]["top1"]
+    assert int8_top1 >= min(held_float, float_val) - 0.05, (int8_top1, held_float)
+
+
+def test_bad_inputs_fail_with_one_line(tmp_path, exported):
+    from edgetl.export.convert import export
+    from edgetl.runtime.interpreter import Classifier
+
+    with pytest.raises(EdgetlError, match="run folder not found"):
+        export(tmp_path / "missing", tmp_path)
+    empty = tmp_path / "empty.tflite"
+    empty.write_bytes(b"")
+    with pytest.raises(EdgetlError, match="empty"):
+        Classifier(empty)
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"\x00" * 64)
+    with pytest.raises(EdgetlError, match="not a TFLite"):
+        Classifier(junk)
+    result, _, _ = exported
+    with pytest.raises(EdgetlError, match="does not match"):
+        Classifier(result.files["int8"]["model"], card=result.files["fp16"]["card"])
