@@ -1,4 +1,7 @@
-"""`edgetl demo`: the whole pipeline on the embedded synthetic data set, in a few minutes on a laptop."""
+"""`edgetl demo`: the whole pipeline on the embedded synthetic data set, in a few minutes on a laptop.
+
+synth -> train -> QAT -> int8 export -> evaluate float vs int8 -> the camera loop over a synthetic clip.
+"""
 
 from __future__ import annotations
 
@@ -10,34 +13,60 @@ from edgetl.errors import EdgetlError
 
 
 def run_demo(out: Path, weights: str = "imagenet", per_class: int = 80, size: int = 160, seed: int = 0,
-             log: Callable[[str], None] = print) -> dict:
-    from edgetl.data.synth import make_dataset
+             log: Callable[[str], None] = print, qat_epochs: int = 1, video_seconds: float = 30.0) -> dict:
+    from edgetl.data.synth import make_dataset, make_video
+    from edgetl.evaluate import evaluate
+    from edgetl.export.convert import export
+    from edgetl.runtime.runner import RunConfig, run, score_against_truth
     from edgetl.train.config import TrainConfig
+    from edgetl.train.qat import qat
     from edgetl.train.trainer import train
 
     out = Path(out)
     started = time.perf_counter()
     data = out / "synthetic-notes"
-    log(f"1/2 synthesising {per_class} images per class into {data}")
-    make_dataset(data, per_class=per_class, size=size, seed=seed)
+    log(f"1/6 synthesising {per_class} images per class into {data}")
+    make_dataset(data, per_class=per_class, size=size, seed=seed, progress=False)
     alpha = 1.0
     if weights == "none":
         alpha = 0.35  # random weights learn little either way; keep it quick
-        log("   --weights none: training a small random-init network (accuracy will be modest)")
-    log(f"2/2 training MobileNetV2 {alpha}/{size} (weights: {weights})")
+        log("    --weights none: training a small random-init network (accuracy will be modest)")
+    log(f"2/6 training MobileNetV2 {alpha}/{size} (weights: {weights})")
     try:
-        result = train(data, out / "run", TrainConfig(alpha=alpha, size=size, weights=weights, seed=seed, strategy="features"),
+        result = train(data, out / "run", TrainConfig(alpha=alpha, size=size, weights=weights, seed=seed, fine_tune=2,
+                                                      fine_tune_epochs=6, fine_tune_learning_rate=5e-4, views=3),
                        force=True, log=log)
     except EdgetlError as exc:
         if weights == "imagenet":
             raise EdgetlError(f"{exc} (e.g. make demo WEIGHTS=path/to/no_top.h5)") from None
         raise
-    test = result.metrics["test"]
+    float_test = result.metrics["test"]
+    log(f"    float test top-1 {float_test['top1']:.1%} on {float_test['count']} held-out images")
+    log(f"3/6 quantization-aware training ({qat_epochs} epoch)")
+    qat(result.run, epochs=qat_epochs, max_images=400, log=lambda m: log("    " + m))
+    log("4/6 exporting int8 (uint8 raw-pixel input) and fp16")
+    exported = export(result.run, out / "models", ("int8", "fp16"), name="notes", log=lambda m: log("    " + m))
+    for line in exported.table().splitlines():
+        log("    " + line)
+    int8_model = Path(exported.files["int8"]["model"])
+    log("5/6 evaluating int8 against the float model on the held-out split")
+    report = evaluate(int8_model, result.run, compare=result.run, out_dir=out / "evaluation", progress=False, min_spoken=20)
+    cmp = report["compare"]
+    log(f"    int8 top-1 {cmp['top1_model']:.1%}, float {cmp['top1_compare']:.1%}, "
+        f"difference {cmp['accuracy_diff']:+.1f} points, top-1 agreement {cmp['agreement']:.1%}")
+    log(f"6/6 running the camera loop over a {video_seconds:.0f} s synthetic clip (printing instead of speaking)")
+    clip = out / "clip.mp4"
+    truth = make_video(clip, seed=seed, size=(320, 240), seconds=video_seconds)
+    summary = run(RunConfig(model=int8_model, source=str(clip), no_speech=True, say_ready=False,
+                            handle_signals=False), log=lambda m: None)
+    for event in summary.announcements:
+        log(f"    frame {event.frame:5d}: said {event.text!r} (confidence {event.confidence:.2f})")
+    score = score_against_truth(summary.announcements, truth)
+    log(f"    {score['segments']} notes shown, {score['announced_segments']} announced correctly, "
+        f"{len(score['wrong'])} wrong, {len(score['background'])} while no note was shown, {len(score['repeats'])} repeats")
     log("")
-    log(f"held-out test top-1: {test['top1']:.1%} on {test['count']} images")
-    for cls, row in test["per_class"].items():
-        log(f"  {cls:>10s}: precision {row['precision']:.2f} recall {row['recall']:.2f} (n={row['support']})")
-    log(f"artefacts in {result.run}/: model.keras labels.txt config.json metrics.json history.csv "
-        "training_curves.png confusion_matrix.png")
+    log(f"artefacts: {result.run}/ (model.keras, metrics.json, training_curves.png, confusion_matrix.png), "
+        f"{out / 'models'}/ (notes_int8.tflite, notes_fp16.tflite, cards), {out / 'evaluation'}/")
     log(f"demo finished in {time.perf_counter() - started:.0f} s")
-    return {"run": str(result.run), "test_top1": test["top1"]}
+    return {"run": str(result.run), "test_top1": float_test["top1"], "int8": str(int8_model), "compare": cmp,
+            "announcements": [a.label for a in summary.announcements], "score": score}

@@ -152,12 +152,12 @@ def _manifest_path(path: Path, base: Path) -> str:
         return str(absolute)
 
 
-def write_manifest(parts: dict[str, LabelledSet], dest: Path, seed: int, root: Path | None = None) -> Path:
+def write_manifest(parts: dict[str, LabelledSet], dest: Path, seed: int, absolute: bool = False) -> Path:
     """A listable split: JSON with classes and one row per image (path, label name, split).
 
-    Paths are stored relative to the manifest's own folder (read_manifest resolves them from there),
-    so the manifest keeps working from any working directory and when moved together with the data.
-    ``root`` is accepted for compatibility and not needed.
+    By default paths are stored relative to the manifest's own folder (read_manifest resolves them from
+    there), so a manifest kept beside its data moves with it. ``absolute`` suits a manifest that travels
+    without the data, like a training run's record of its split.
     """
     from edgetl.atomic import write_json
 
@@ -166,7 +166,8 @@ def write_manifest(parts: dict[str, LabelledSet], dest: Path, seed: int, root: P
     rows = []
     for name in SPLITS:
         for s in parts.get(name, LabelledSet(classes)).samples:
-            rows.append({"path": _manifest_path(s.path, base), "label": classes[s.label], "split": name})
+            path = str(Path(s.path).resolve()) if absolute else _manifest_path(s.path, base)
+            rows.append({"path": path, "label": classes[s.label], "split": name})
     return write_json(dest, {"format": "edgetl-split/1", "seed": seed, "classes": classes, "items": rows})
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import itertools
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -134,19 +137,39 @@ def extract(
         pending_keys.clear()
         pending_images.clear()
 
-    for i in track(todo, f"{description} (backbone)") if todo else []:
+    def prepare(i: int):
+        """Decode and augment one image's missing views (OpenCV/PIL release the GIL: runs in threads)."""
         try:
             image = load(paths[i])
         except UnreadableImage as exc:
+            return i, None, str(exc)
+        views_out = [(f"{hashes[i]}/{v}", make_view(image, hashes[i], v)) for v in range(views)
+                     if f"{hashes[i]}/{v}" not in cache]
+        return i, views_out, None
+
+    def prepared_in_order(lookahead: int = 2 * batch):
+        """Results of ``prepare`` in order, decoding up to ``lookahead`` images ahead in threads, so
+        decoding and augmentation overlap with the backbone running on the current batch."""
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2)) as pool:
+            upcoming = iter(todo)
+            queue = deque(pool.submit(prepare, i) for i in itertools.islice(upcoming, lookahead))
+            while queue:
+                done = queue.popleft()
+                following = next(upcoming, None)
+                if following is not None:
+                    queue.append(pool.submit(prepare, following))
+                yield done.result()
+
+    for i, prepared, error in track(prepared_in_order(), f"{description} (backbone)", total=len(todo)):
+        if error is not None:
             ok[i] = False
-            stats.unreadable.append(str(exc))
+            stats.unreadable.append(error)
             continue
-        for v in range(views):
-            key = f"{hashes[i]}/{v}"
-            if key in cache or key in pending_keys:
+        for key, view in prepared:
+            if key in pending_keys:
                 continue
             pending_keys.append(key)
-            pending_images.append(make_view(image, hashes[i], v))
+            pending_images.append(view)
             stats.misses += 1
             if len(pending_images) >= batch:
                 flush()

@@ -201,7 +201,7 @@ def train(
     classes = parts["train"].classes
     if len(parts["train"]) == 0:
         raise EdgetlError("the training split is empty")
-    write_manifest(parts, out / "split.json", seed=config.seed)
+    write_manifest(parts, out / "split.json", seed=config.seed, absolute=True)
     counts = {name: parts[name].counts() for name in parts}
     log(f"data: {len(classes)} classes, train {len(parts['train'])}, val {len(parts['val'])}, test {len(parts['test'])} images")
 
