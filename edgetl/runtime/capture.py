@@ -20,7 +20,6 @@ import contextlib
 import datetime as _dt
 import os
 import re
-import signal
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from typing import Callable
 
 import numpy as np
 
+from edgetl.runtime.signals import stop_on_signals
 from edgetl.atomic import write_bytes
 from edgetl.errors import EdgetlError
 
@@ -139,61 +139,49 @@ def capture(
         return path
 
     received: list[str] = []
-    installed = {}
-    if handle_signals and threading.current_thread() is threading.main_thread():
-        def handler(signum, _frame):
-            received.append(signal.Signals(signum).name)
-            stop.set()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(ValueError, OSError):
-                installed[sig] = signal.signal(sig, handler)
-
-    reader = LatestFrameReader(source_obj, on_status=lambda m: say(f"camera: {m}"))
-    window = "edgetl capture"
-    next_shot: float | None = None
-    try:
-        say(f"capturing '{label}' from {source_obj.name} into {folder}: "
-            + ("space saves, q quits" if mode == "key" else f"one frame every {interval:g} s") + ("" if count is None else f", {count} images"))
-        while not stop.is_set():
-            item = reader.get(timeout=0.25)
-            if item is None:
-                if reader.finished:
-                    result.stopped_by = "end of source" if reader.error is None else f"source failed: {reader.error}"
+    with stop_on_signals(stop, handle_signals, received):
+        reader = LatestFrameReader(source_obj, on_status=lambda m: say(f"camera: {m}"))
+        window = "edgetl capture"
+        next_shot: float | None = None
+        try:
+            say(f"capturing '{label}' from {source_obj.name} into {folder}: "
+                + ("space saves, q quits" if mode == "key" else f"one frame every {interval:g} s") + ("" if count is None else f", {count} images"))
+            while not stop.is_set():
+                item = reader.get(timeout=0.25)
+                if item is None:
+                    if reader.finished:
+                        result.stopped_by = "end of source" if reader.error is None else f"source failed: {reader.error}"
+                        break
+                    continue
+                frame_id, frame, t_capture = item
+                result.frames_seen += 1
+                if mode == "interval":
+                    t = (frame_id - 1) / video_fps if video_fps > 0 else t_capture
+                    if next_shot is None or t >= next_shot - 1e-9:
+                        save(frame)
+                        next_shot = (t if next_shot is None else next_shot) + float(interval)
+                        if t >= next_shot:  # a stall longer than the interval: do not burst to catch up
+                            next_shot = t + float(interval)
+                else:
+                    preview = frame.copy()
+                    cv2.putText(preview, f"{label}: {len(result.saved)} saved  [space] save  [q] quit", (10, 26),
+                                cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA)
+                    cv2.imshow(window, preview)
+                    key = cv2.waitKey(1) & 0xFF
+                    if key == ord(" "):
+                        save(frame)
+                    elif key in (ord("q"), ord("Q"), 27):
+                        result.stopped_by = "quit key"
+                        break
+                if count is not None and len(result.saved) >= count:
+                    result.stopped_by = "count reached"
                     break
-                continue
-            frame_id, frame, t_capture = item
-            result.frames_seen += 1
-            if mode == "interval":
-                t = (frame_id - 1) / video_fps if video_fps > 0 else t_capture
-                if next_shot is None or t >= next_shot - 1e-9:
-                    save(frame)
-                    next_shot = (t if next_shot is None else next_shot) + float(interval)
-                    if t >= next_shot:  # a stall longer than the interval: do not burst to catch up
-                        next_shot = t + float(interval)
-            else:
-                preview = frame.copy()
-                cv2.putText(preview, f"{label}: {len(result.saved)} saved  [space] save  [q] quit", (10, 26),
-                            cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA)
-                cv2.imshow(window, preview)
-                key = cv2.waitKey(1) & 0xFF
-                if key == ord(" "):
-                    save(frame)
-                elif key in (ord("q"), ord("Q"), 27):
-                    result.stopped_by = "quit key"
-                    break
-            if count is not None and len(result.saved) >= count:
-                result.stopped_by = "count reached"
-                break
-        if not result.stopped_by:
-            result.stopped_by = f"signal {received[0]}" if received else "stopped"
-    finally:
-        reader.stop()
-        if mode == "key":
-            with contextlib.suppress(Exception):
-                cv2.destroyWindow(window)
-                cv2.waitKey(1)
-        for sig, previous in installed.items():
-            with contextlib.suppress(ValueError, OSError):
-                signal.signal(sig, previous)
+            if not result.stopped_by:
+                result.stopped_by = f"signal {received[0]}" if received else "stopped"
+        finally:
+            reader.stop()
+            if mode == "key":
+                with contextlib.suppress(Exception):
+                    cv2.destroyWindow(window)
+                    cv2.waitKey(1)
     return result

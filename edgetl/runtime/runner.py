@@ -26,7 +26,6 @@ import contextlib
 import datetime as _dt
 import json
 import os
-import signal
 import sys
 import threading
 import time
@@ -36,6 +35,7 @@ from typing import Callable, TextIO
 
 import numpy as np
 
+from edgetl.runtime.signals import stop_on_signals
 from edgetl.errors import EdgetlError
 
 __all__ = [
@@ -322,26 +322,6 @@ class _JsonlLog:
             self.fh.close()
 
 
-@contextlib.contextmanager
-def _signals_set(stop: threading.Event, enabled: bool, received: list):
-    """SIGINT/SIGTERM set ``stop`` (the loop then shuts down cleanly); previous handlers restored after."""
-    installed = {}
-    if enabled and threading.current_thread() is threading.main_thread():
-        def handler(signum, _frame):
-            received.append(signal.Signals(signum).name)
-            stop.set()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(ValueError, OSError):
-                installed[sig] = signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, previous in installed.items():
-            with contextlib.suppress(ValueError, OSError):
-                signal.signal(sig, previous)
-
-
 def _decision_config(config: RunConfig, threshold: float):
     from edgetl.runtime.decide import DecisionConfig
 
@@ -507,7 +487,7 @@ def run(config: RunConfig, stop_event: threading.Event | None = None,
                     key = "camera_back" if back else "camera_lost"
                     speaker.say(phrases.text(key, "Camera back" if back else "Camera lost"), key=key)
 
-        with _signals_set(stop, config.handle_signals, received):
+        with stop_on_signals(stop, config.handle_signals, received):
             reader.start()
             frames = 0
             last_index = -1

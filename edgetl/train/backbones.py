@@ -49,8 +49,6 @@ def resolve_weights(weights: str, alpha: float, size: int) -> str | None:
     if weights in (None, "", "none", "None"):
         return None
     if weights == "imagenet":
-        from tf_keras.applications import mobilenet_v2  # noqa: F401 - the module that owns the URL
-
         rows = size if size in (96, 128, 160, 192, 224) else 224
         name = f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{rows}_no_top.h5"
         url = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/" + name
