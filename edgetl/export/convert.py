@@ -231,10 +231,9 @@ def inspect_model(path: Path) -> dict:
 
 # ---- the command ---------------------------------------------------------------------------------
 
-def _held_out(run: Run, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    samples = run.split("test").samples or run.split("val").samples
+def _held_out(run: Run, split: str) -> tuple[np.ndarray, np.ndarray]:
     images, labels = [], []
-    for s in samples[:limit] if limit else samples:
+    for s in run.split(split).samples:
         try:
             images.append(load_square(s.path, run.size))
             labels.append(s.label)
@@ -276,7 +275,11 @@ def export(
         raise EdgetlError(f"{r.path} has no quantization-aware model; run `edgetl qat {r.path}` first")
     use_qat = qat_available if use_qat is None else use_qat
     float_model = load_run_model(r.path)
-    images, labels = _held_out(r)
+    # The announce threshold is chosen on validation images and its effect reported on test images, so the
+    # card's numbers are not measured on the very images that picked the threshold.
+    held = {name: _held_out(r, name) for name in ("val", "test")}
+    pick = "val" if len(held["val"][1]) else "test"
+    report_on = "test" if len(held["test"][1]) else pick
     background = "background" if "background" in r.labels else None
     silent = [r.labels.index(background)] if background else []
     result = ExportResult()
@@ -329,12 +332,17 @@ def export(
                          source_run=str(r.path), backbone={"name": r.config.get("train", {}).get("backbone", "mobilenet_v2"),
                                                            "alpha": r.config.get("train", {}).get("alpha"), "size": r.size},
                          created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), edgetl_version=edgetl.__version__)
-        if len(labels):
-            probs = Classifier(model_path, card).predict(images)
-            acc = classification_report(labels, probs, r.labels)
-            sel = selective(labels, probs, target_precision=target_precision, silent=silent)
-            card.accuracy = {"split": "test" if r.split("test").samples else "val", "count": acc["count"], "top1": acc["top1"],
-                             "coverage_at_threshold": sel["coverage_at_threshold"], "target_precision": target_precision}
+        if len(held[report_on][1]):
+            classifier = Classifier(model_path, card)
+            predicted = {name: classifier.predict(held[name][0]) for name in {pick, report_on}}
+            sel = selective(held[pick][1], predicted[pick], target_precision=target_precision, silent=silent)
+            y_test, p_test = held[report_on][1], predicted[report_on]
+            acc = classification_report(y_test, p_test, r.labels)
+            card.accuracy = {"split": report_on, "count": acc["count"], "top1": acc["top1"],
+                             "threshold_split": pick, "target_precision": target_precision}
+            if sel["threshold"] is not None:
+                on_test = selective(y_test, p_test, thresholds=[sel["threshold"]], silent=silent, min_spoken=1)["curve"][0]
+                card.accuracy.update(coverage_at_threshold=on_test["coverage"], precision_at_threshold=on_test["precision"])
             card.announce_threshold = sel["threshold"]
             if sel["threshold"] is None:
                 log(f"{quant}: no threshold reaches {target_precision:.1%} precision on >= {sel['min_spoken']} held-out "
