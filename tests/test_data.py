@@ -16,7 +16,6 @@ from edgetl.data.check import CheckReport, check_dataset, split_to_folders
 from edgetl.data.folders import (
     SPLITS,
     LabelledSet,
-    Sample,
     load_splits,
     natural_key,
     read_manifest,
