@@ -51,7 +51,7 @@ def build_models(root: Path) -> dict:
     """Data tree, negatives, a trained tf_keras run folder, float32 and int8 .tflite with cards (built once)."""
     if _BUILT:
         return _BUILT
-    import edgetl.tf_env  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)  # noqa: F401 - sets TF_USE_LEGACY_KERAS before TensorFlow loads
+    import edgetl.tf_env  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
     from edgetl.atomic import write_json, write_text
     from edgetl.card import ModelCard, sha256_file
     from edgetl.data.folders import load_splits, write_manifest
