@@ -989,6 +989,22 @@ def _prepare_out(out: Path, source) -> None:
             raise EdgetlError(f"output folder {out} must not be inside the source folder {source}")
 
 
+def _notes_and_scenes(source, denominations, backgrounds, note_width: int, seed: int):
+    """The notes to paste (real photos from ``source`` or drawn ones) and the scene photos to paste them on."""
+    from edgetl.data.folders import natural_key
+
+    scene_paths: list[Path] = []
+    if source is not None:
+        notes, scene_paths = _source_notes(source, note_width, seed)
+        labels = sorted(notes.labels, key=natural_key)
+    else:
+        labels = _labels(denominations)
+        notes = _DrawnNotes(labels, note_width)
+    if backgrounds is not None:
+        scene_paths = _scene_paths(backgrounds) + scene_paths
+    return notes, labels, scene_paths
+
+
 def make_dataset(out, per_class: int = 60, size: int = 224, seed: int = 0, denominations=DEFAULT_DENOMINATIONS,
                  background: bool = True, source=None, backgrounds=None, progress: bool = True) -> dict:
     """Write ``per_class`` photo-like images per class into ``out/<class>/<class>_NNNN.jpg``.
@@ -1009,15 +1025,7 @@ def make_dataset(out, per_class: int = 60, size: int = 224, seed: int = 0, denom
     out = Path(out)
     _prepare_out(out, source)
     note_width = int(np.clip(round(size * 1.5), 160, _HI_WIDTH))
-    scene_paths: list[Path] = []
-    if source is not None:
-        notes, scene_paths = _source_notes(source, note_width, seed)
-        labels = sorted(notes.labels, key=natural_key)
-    else:
-        labels = _labels(denominations)
-        notes = _DrawnNotes(labels, note_width)
-    if backgrounds is not None:
-        scene_paths = _scene_paths(backgrounds) + scene_paths
+    notes, labels, scene_paths = _notes_and_scenes(source, denominations, backgrounds, note_width, seed)
     pool = _ImagePool(scene_paths, max_side=max(2 * size, 320)) if scene_paths else None
     classes = sorted(labels + ([BACKGROUND_LABEL] if background else []), key=natural_key)
     jobs = [(c, i) for c in classes for i in range(per_class)]
@@ -1269,15 +1277,7 @@ def make_video(out, seed: int = 0, size=(640, 480), fps: float = 30, seconds: fl
     fps, seconds, seed = float(fps), float(seconds), int(seed)
     n_frames = max(1, int(round(seconds * fps)))
     note_width = int(np.clip(round(0.8 * W), 160, 640))
-    scene_paths: list[Path] = []
-    if source is not None:
-        notes, scene_paths = _source_notes(source, note_width, seed)
-        labels = sorted(notes.labels, key=natural_key)
-    else:
-        labels = _labels(denominations)
-        notes = _DrawnNotes(labels, note_width)
-    if backgrounds is not None:
-        scene_paths = _scene_paths(backgrounds) + scene_paths
+    notes, labels, scene_paths = _notes_and_scenes(source, denominations, backgrounds, note_width, seed)
     pool = _ImagePool(scene_paths, max_side=int(max(W, H) * 1.6)) if scene_paths else None
 
     rng = np.random.default_rng([seed, 0x56494445])
