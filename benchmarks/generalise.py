@@ -48,14 +48,14 @@ def per_folder(run: Path) -> dict[str, float]:
     return {f: round(sum(v) / len(v), 4) for f, v in hits.items()}
 
 
-def union(size: int, work: Path, log) -> dict:
-    cache = work / "cache-union"  # cold: the wall time includes every backbone pass
-    config = TrainConfig(size=size, weights=str(WEIGHTS), fine_tune=3, views=3, epochs=40, fine_tune_epochs=20,
-                         fine_tune_learning_rate=5e-4, cache_dir=str(cache), seed=0)
+def union(size: int, work: Path, log, blocks: int = 3, views: int = 3, lr: float = 5e-4, epochs: int = 20) -> dict:
+    cache = work / f"cache-union-{blocks}"  # cold: the wall time includes every backbone pass
+    config = TrainConfig(size=size, weights=str(WEIGHTS), fine_tune=blocks, views=views, epochs=40,
+                         fine_tune_epochs=epochs, fine_tune_learning_rate=lr, cache_dir=str(cache), seed=0)
     started = time.perf_counter()
     result = train([DATA / f for f in FOLDERS], work / "union", config, force=True, log=log)
     wall = time.perf_counter() - started
-    return {"recipe": "fine-tune 3 blocks at 5e-4 (≤ 20 epochs) + augmentation (3 views)", "size": size, "wall_s": round(wall, 1),
+    return {"recipe": f"fine-tune {blocks} blocks at {lr:g} (≤ {epochs} epochs) + augmentation ({views} views)", "size": size, "wall_s": round(wall, 1),
             "test_top1": result.metrics["test"]["top1"], "test_count": result.metrics["test"]["count"],
             "val_top1": result.metrics["val"]["top1"], "per_folder": per_folder(result.run)}
 
@@ -120,14 +120,18 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=160)
     parser.add_argument("--only", choices=["union", "cross"])
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir)")
+    parser.add_argument("--fine-tune", type=int, default=3, help="union: top blocks to fine-tune")
+    parser.add_argument("--views", type=int, default=3, help="union: cached views per training image")
+    parser.add_argument("--lr", type=float, default=5e-4, help="union: fine-tuning learning rate")
+    parser.add_argument("--epochs", type=int, default=20, help="union: max fine-tuning epochs")
     args = parser.parse_args()
     if not DATA.exists() or not WEIGHTS.exists():
         sys.exit(f"needs {DATA} and {WEIGHTS}")
     work = args.work or Path(tempfile.mkdtemp(prefix="edgetl-generalise-"))
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    results: dict = {"command": " ".join(["benchmarks/generalise.py", *sys.argv[1:]])}
+    results: dict = {"command": " ".join([".venv/bin/python benchmarks/generalise.py", *sys.argv[1:]])}
     if args.only in (None, "union"):
-        results["union"] = union(args.size, work, log)
+        results["union"] = union(args.size, work, log, args.fine_tune, args.views, args.lr, args.epochs)
         u = results["union"]
         print("\n| data | recipe | px | test top-1 | per folder | train wall time |\n|---|---|---|---|---|---|")
         folders = ", ".join(f"{k} {v:.1%}" for k, v in sorted(u["per_folder"].items()))
