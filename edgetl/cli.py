@@ -110,7 +110,7 @@ def train(
     fine_tune_epochs: int = typer.Option(15, help="Max epochs for fine-tuning."),
     batch_size: int = typer.Option(64),
     learning_rate: float = typer.Option(1e-3),
-    fine_tune_learning_rate: float = typer.Option(1e-4),
+    fine_tune_learning_rate: float = typer.Option(5e-4),
     views: int = typer.Option(4, help="Cached views per training image: 1 plain + (views-1) augmented."),
     no_augment: bool = typer.Option(False, "--no-augment", help="Train on plain images only."),
     no_class_weights: bool = typer.Option(False, "--no-class-weights"),

@@ -22,7 +22,7 @@ class TrainConfig:
     fine_tune_epochs: int = 15
     batch_size: int = 64
     learning_rate: float = 1e-3
-    fine_tune_learning_rate: float = 1e-4
+    fine_tune_learning_rate: float = 5e-4  # 1e-4 was still underfitting after 12 epochs (BENCHMARKS.md)
     patience: int = 6
     class_weights: bool = True
     # augmentation: view 0 is the plain image, views 1..K-1 are augmented copies cached once
