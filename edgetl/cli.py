@@ -38,6 +38,7 @@ def synth(
     no_background: bool = typer.Option(False, "--no-background", help="Leave out the 'background' (no note) class."),
     source: Optional[Path] = typer.Option(None, "--from", help="Composite real note photos from this class-folder set."),
     backgrounds: Optional[Path] = typer.Option(None, "--background", help="Folder of scene photos to use as backgrounds."),
+    foreign_notes: float = typer.Option(0.3, help="Share of 'background' images showing a made-up foreign note (must stay silent)."),
     video: Optional[Path] = typer.Option(None, help="Instead, write a test clip (OUT is ignored) with a ground-truth .json beside it."),
     seconds: float = typer.Option(40.0, help="Length of --video."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
@@ -52,7 +53,8 @@ def synth(
         _emit(truth, as_json, f"wrote {video} ({truth['frames']} frames) and {video.with_suffix('.json')}")
         return
     summary = synthesis.make_dataset(out, per_class=per_class, size=size, seed=seed, denominations=values,
-                                     background=not no_background, source=source, backgrounds=backgrounds)
+                                     background=not no_background, source=source, backgrounds=backgrounds,
+                                     foreign_notes=foreign_notes)
     counts = ", ".join(f"{k}: {v}" for k, v in summary["counts"].items())
     _emit(summary, as_json, f"wrote {sum(summary['counts'].values())} images to {out} ({counts})")
 
@@ -316,6 +318,24 @@ def demo(
     from edgetl.demo import run_demo
 
     run_demo(out, weights=weights, per_class=per_class, size=size, seed=seed, log=typer.echo)
+
+
+@app.command()
+def explain(
+    run: Path = typer.Argument(..., help="A training run folder (its float model.keras is explained)."),
+    images: List[Path] = typer.Argument(None, help="Photos to explain (a photo in a folder named like a label counts as that class)."),
+    out: Optional[Path] = typer.Option(None, help="Folder for the PNGs and explain.json (default RUN/explain)."),
+    layers: bool = typer.Option(False, "--layers", help="Also write a layer-by-layer grid of feature maps per IMAGE."),
+    misclassified: Optional[Path] = typer.Option(None, "--misclassified", help="Data set (class folders, split .json, train/val/test tree or run) to find the worst mistakes in."),
+    split: str = typer.Option("test", help="Which split of a run/manifest/tree --misclassified uses."),
+    top: int = typer.Option(12, help="How many of the most confident mistakes the --misclassified gallery shows."),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Grad-CAM heat-maps and top-3 scores per photo; feature maps (--layers); worst mistakes (--misclassified)."""
+    from edgetl.explain import explain as run_explain, format_result
+
+    result = run_explain(run, images or [], out=out, layers=layers, misclassified=misclassified, top=top, split=split)
+    _emit(result, as_json, format_result(result))
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import pytest
 from edgetl.data.folders import scan
 from edgetl.data.images import read_rgb
 from edgetl.data.synth import (BACKGROUND_LABEL, DEFAULT_DENOMINATIONS, make_dataset, make_video,
-                               render_note)
+                               render_foreign_note, render_note)
 from edgetl.errors import EdgetlError
 
 SHARED_SCANS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "inr-scans"
@@ -193,6 +193,37 @@ def test_real_scans_as_source(tmp_path):
     assert scan(tmp_path / "out").counts() == {c: 2 for c in summary["classes"]}
 
 
+def test_some_background_pictures_show_a_foreign_note_where_the_annotations_say(small_set):
+    """A made-up currency's note sits in about 30 % of the background pictures, and changes them there."""
+    items = [it for it in _annotations(small_set) if it["label"] == BACKGROUND_LABEL]
+    with_note = [it for it in items if "foreign_box" in it]
+    assert 1 <= len(with_note) < len(items)
+    for it in with_note:
+        assert it["box"] is None  # no note of ours: the label stays "background"
+        img = read_rgb(small_set / it["path"])
+        inside = _quad_mask(img.shape, it["foreign_quad"])
+        assert inside.sum() >= 0.04 * img.shape[0] * img.shape[1]
+
+
+def test_foreign_notes_are_varied_deterministic_and_unlike_the_rupee_designs():
+    a = render_foreign_note(np.random.default_rng(5), "front", 200)
+    b = render_foreign_note(np.random.default_rng(5), "front", 200)
+    assert np.array_equal(a, b) and a.shape[1] == 200 and a.dtype == np.uint8
+    rupees = {c: render_note(c, np.random.default_rng(0), "front", 200) for c in NOTE_CLASSES}
+    designs = [render_foreign_note(np.random.default_rng(i), "front", 200) for i in range(12)]
+    chroma = np.stack([_chroma(d) for d in designs])
+    assert np.ptp(chroma, axis=0).max() > 0.3  # colours differ from note to note
+    for d in designs:  # never a pixel-level copy of a rupee design
+        for r in rupees.values():
+            if d.shape == r.shape:
+                assert np.abs(d.astype(int) - r.astype(int)).mean() > 10
+
+
+def test_no_foreign_notes_when_asked(tmp_path):
+    make_dataset(tmp_path / "plain", per_class=6, size=64, seed=1, denominations=(10, 20), foreign_notes=0.0, progress=False)
+    assert not any("foreign_box" in it for it in _annotations(tmp_path / "plain"))
+
+
 def test_render_note_is_deterministic_and_faces_and_values_differ():
     a = render_note(500, np.random.default_rng(1), "front", 240)
     b = render_note(500, np.random.default_rng(1), "front", 240)
@@ -252,6 +283,7 @@ def test_video_decodes_and_its_ground_truth_is_sane(tmp_path):
     (dict(source="{tmp}/empty"), "no class sub-folders"),
     (dict(backgrounds="{tmp}/missing"), "not found"),
     (dict(backgrounds="{tmp}/empty"), "no images"),
+    (dict(foreign_notes=1.5), "foreign_notes"),
 ])
 def test_bad_dataset_input_is_one_clear_error(tmp_path, kwargs, message):
     (tmp_path / "empty").mkdir()

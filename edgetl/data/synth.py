@@ -331,11 +331,35 @@ def _base_note(name: str, face: str, width: int) -> np.ndarray:
     st = _style(name)
     if width != _HI_WIDTH:
         hi = _base_note(name, face, _HI_WIDTH)
-        height = max(8, int(round(width / st.aspect)))
-        out = cv2.resize(hi, (width, height), interpolation=cv2.INTER_AREA if width < _HI_WIDTH else cv2.INTER_CUBIC)
+        out = _resize_note(hi, width, st.aspect)
         out.flags.writeable = False
         return out
-    w = width
+    img = _draw_design(st, name, face, _INDIA)
+    img.flags.writeable = False
+    return img
+
+
+def _resize_note(hi: np.ndarray, width: int, aspect: float) -> np.ndarray:
+    height = max(8, int(round(width / aspect)))
+    return cv2.resize(hi, (width, height), interpolation=cv2.INTER_AREA if width < hi.shape[1] else cv2.INTER_CUBIC)
+
+
+@dataclass(frozen=True)
+class _Issuer:
+    """Who printed the note: the words and currency sign that make a design belong to one country."""
+
+    bank: str
+    promise: str
+    sign: str | None  # None: the rupee glyph, drawn as strokes (Hershey fonts have no "₹")
+    year: str
+    spectacles: bool  # the Swachh Bharat logo on the back of the new Indian series
+
+
+_INDIA = _Issuer("RESERVE BANK OF INDIA", "GUARANTEED BY THE CENTRAL GOVERNMENT", None, "2017", True)
+
+
+def _draw_design(st: _Style, num: str, face: str, issuer: _Issuer, w: int = _HI_WIDTH) -> np.ndarray:
+    """Draw a note's fixed design at width ``w``: paper, pattern, portrait or motif, numerals, texts."""
     h = int(round(w / st.aspect))
     back = face == "back"
     # paper: base colour with a soft horizontal gradient (lighter towards the watermark side)
@@ -349,7 +373,6 @@ def _base_note(name: str, face: str, width: int) -> np.ndarray:
     _draw_pattern(img, st.pattern, _mix(st.base, st.ink, 0.35), face)
     _border(img, _mix(st.base, st.ink, 0.6))
     ink = st.ink
-    num = name
     big = 0.2 * h
     if not back:
         px = st.portrait_x * w
@@ -360,13 +383,13 @@ def _base_note(name: str, face: str, width: int) -> np.ndarray:
         for y in np.arange(0.02 * h, h, 0.06 * h):  # windowed security thread
             _poly(img, np.array([[thread_x, y], [thread_x, y + 0.035 * h]]), _mix(ink, (40, 90, 80), 0.4), max(2, w // 150))
         text_x = px + 0.15 * w if st.portrait_x < 0.5 else 0.06 * w
-        _text(img, "RESERVE BANK OF INDIA", text_x, 0.17 * h, 0.055 * h, ink, weight=0.14, font=cv2.FONT_HERSHEY_SIMPLEX)
-        _text(img, "GUARANTEED BY THE CENTRAL GOVERNMENT", text_x, 0.25 * h, 0.03 * h, ink, weight=0.14, font=cv2.FONT_HERSHEY_SIMPLEX)
+        _text(img, issuer.bank, text_x, 0.17 * h, 0.055 * h, ink, weight=0.14, font=cv2.FONT_HERSHEY_SIMPLEX)
+        _text(img, issuer.promise, text_x, 0.25 * h, 0.03 * h, ink, weight=0.14, font=cv2.FONT_HERSHEY_SIMPLEX)
         _text(img, num, 0.03 * w, 0.16 * h, 0.1 * h, ink)  # top-left corner numeral
         rw = 0.62 * big
         _text(img, num, 0.965 * w, 0.9 * h, big, _mix(ink, (20, 110, 70), 0.5), weight=0.14, align="right")
         nw = cv2.getTextSize(num, cv2.FONT_HERSHEY_TRIPLEX, big / max(cv2.getTextSize(num, cv2.FONT_HERSHEY_TRIPLEX, 1.0, 1)[0][1], 1), max(1, int(round(big * 0.14))))[0][0]
-        _rupee(img, 0.965 * w - nw - rw - 0.02 * w, 0.9 * h - big, big, ink, max(1, int(round(big * 0.1))))
+        _sign(img, issuer, 0.965 * w - nw - rw - 0.02 * w, 0.9 * h - big, big, ink)
         mid_x = px - 0.2 * w if st.portrait_x >= 0.45 else px + 0.22 * w
         _text_vertical(img, num, mid_x, 0.58 * h, 0.16 * h, ink)  # the middle numeral
         _text(img, num, 0.06 * w, 0.62 * h, 0.14 * h, _mix(st.base, ink, 0.5))  # see-through numeral, left
@@ -376,21 +399,29 @@ def _base_note(name: str, face: str, width: int) -> np.ndarray:
         for k in range(6):  # language panel
             y = 0.3 * h + k * 0.07 * h
             _poly(img, np.array([[0.05 * w, y], [0.05 * w + (0.14 + 0.03 * (k % 3)) * w, y]]), _mix(st.base, ink, 0.6), max(1, w // 220))
-        gx, gy = 0.11 * w, 0.82 * h  # Swachh Bharat spectacles
-        for dx in (-0.04, 0.04):
-            _poly(img, _ellipse_pts(gx + dx * w, gy, 0.035 * w, 0.06 * h), ink, max(1, w // 200), True)
-        _text(img, "2017", 0.22 * w, 0.92 * h, 0.045 * h, ink, font=cv2.FONT_HERSHEY_SIMPLEX)
+        if issuer.spectacles:  # Swachh Bharat logo
+            gx, gy = 0.11 * w, 0.82 * h
+            for dx in (-0.04, 0.04):
+                _poly(img, _ellipse_pts(gx + dx * w, gy, 0.035 * w, 0.06 * h), ink, max(1, w // 200), True)
+        _text(img, issuer.year, 0.22 * w, 0.92 * h, 0.045 * h, ink, font=cv2.FONT_HERSHEY_SIMPLEX)
         rw = 0.62 * big
         x_end = 0.965 * w
         nw = _text(img, num, x_end, 0.25 * h, big, ink, weight=0.14, align="right")
-        _rupee(img, x_end - nw - rw - 0.02 * w, 0.25 * h - big, big, ink, max(1, int(round(big * 0.1))))
+        _sign(img, issuer, x_end - nw - rw - 0.02 * w, 0.25 * h - big, big, ink)
         _text(img, num, 0.03 * w, 0.94 * h, 0.1 * h, ink)  # bottom-left corner numeral
         _text(img, num, 0.05 * w, 0.2 * h, 0.13 * h, ink, weight=0.16)  # top-left numeral
         _text_vertical(img, num, 0.3 * w, 0.55 * h, 0.17 * h, _mix(st.base, ink, 0.7))  # the middle numeral
-        _text(img, "RESERVE BANK OF INDIA", 0.6 * w, 0.94 * h, 0.045 * h, ink, font=cv2.FONT_HERSHEY_SIMPLEX, align="center")
+        _text(img, issuer.bank, 0.6 * w, 0.94 * h, 0.045 * h, ink, font=cv2.FONT_HERSHEY_SIMPLEX, align="center")
     cv2.rectangle(img, (0, 0), (w - 1, h - 1), _mix(st.base, st.ink, 0.25), max(1, w // 300), _AA)
-    img.flags.writeable = False
     return img
+
+
+def _sign(img: np.ndarray, issuer: _Issuer, x: float, y: float, h: float, colour) -> None:
+    """The currency sign just left of the big numeral (top edge at ``y``, ``h`` tall)."""
+    if issuer.sign is None:
+        _rupee(img, x, y, h, colour, max(1, int(round(h * 0.1))))
+    elif issuer.sign:
+        _text(img, issuer.sign, x + 0.62 * h, y + h, 0.7 * h, colour, weight=0.12, align="right")
 
 
 def _smooth_field(rng: np.random.Generator, h: int, w: int, cells: tuple[int, int], amplitude: float) -> np.ndarray:
@@ -411,7 +442,11 @@ def render_note(denomination, rng: np.random.Generator, face: str = "front", wid
     if width < 16:
         raise EdgetlError(f"note width must be at least 16 px (got {width})")
     name = str(denomination)
-    img = np.array(_base_note(name, face, width))
+    return _wear(np.array(_base_note(name, face, width)), rng, face)
+
+
+def _wear(img: np.ndarray, rng: np.random.Generator, face: str) -> np.ndarray:
+    """What differs between two printed notes of one design: serial numbers, fading, dirt, wrinkles."""
     h, w = img.shape[:2]
     # serial numbers (front) / a printed year (back) differ between notes
     letters = "ABCDEFGHKLMNPQRSTUVW"
@@ -434,6 +469,39 @@ def render_note(denomination, rng: np.random.Generator, face: str = "front", wid
             m = cv2.GaussianBlur(m, (0, 0), max(1.0, 0.01 * w))
             f *= 1 - m[..., None] * np.asarray([0.9, 1.0, 1.1], np.float32)
     return f.clip(0, 255).astype(np.uint8)
+
+
+_FOREIGN_VALUES = ("1", "2", "5", "10", "20", "25", "50", "100", "200", "500", "1000", "5000")
+_FOREIGN_BANKS = ("NATIONAL BANK", "CENTRAL BANK", "FEDERAL RESERVE", "ROYAL MINT", "STATE BANK", "RIKSBANK",
+                  "BANK OF THE REPUBLIC", "MONETARY AUTHORITY", "BANCO CENTRAL", "BANQUE NATIONALE")
+_FOREIGN_SIGNS = ("kr", "$", "L", "F", "K", "R", "Fr", "")
+
+
+def render_foreign_note(rng: np.random.Generator, face: str = "front", width: int = 320) -> np.ndarray:
+    """A note of a made-up currency: random colours, pattern, value, bank and sign, no rupee glyph.
+
+    Pasted into ``background`` images, these teach a model that a banknote shape alone is not a rupee
+    note, so a traveller's kronor or dollars stay silent instead of being announced as rupees.
+    """
+    hue, sat = rng.uniform(0, 1), rng.uniform(0.15, 0.7)
+    st = _Style(
+        _hsv(hue, sat, rng.uniform(0.6, 0.95)), _hsv(hue + rng.uniform(-0.15, 0.15), rng.uniform(0.4, 0.9), rng.uniform(0.15, 0.45)),
+        _hsv(hue, sat * 0.3, 0.96), _PATTERNS[rng.integers(len(_PATTERNS))], _MOTIFS[rng.integers(len(_MOTIFS))],
+        float(rng.uniform(0.3, 0.65)), float(rng.uniform(1.6, 2.4)),
+    )
+    issuer = _Issuer(str(rng.choice(_FOREIGN_BANKS)), "LEGAL TENDER", str(rng.choice(_FOREIGN_SIGNS)),
+                     str(rng.integers(1970, 2025)), False)
+    hi = _draw_design(st, str(rng.choice(_FOREIGN_VALUES)), face, issuer)
+    return _wear(_resize_note(hi, int(width), st.aspect), rng, face)
+
+
+class _ForeignNotes:
+    def __init__(self, width: int):
+        self.width = width
+
+    def note(self, rng: np.random.Generator):
+        face = "front" if rng.random() < 0.5 else "back"
+        return render_foreign_note(rng, face, self.width), None, face
 
 
 # --------------------------------------------------------------------------------------------
@@ -891,31 +959,45 @@ def _camera(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def _photo(rng: np.random.Generator, S: int, label: str | None, notes, pool: _ImagePool | None, index: int):
-    """One picture: returns (RGB image, record for annotations.json)."""
+def _photo(rng: np.random.Generator, S: int, label: str | None, notes, pool: _ImagePool | None, index: int,
+           foreign: _ForeignNotes | None = None, foreign_share: float = 0.0):
+    """One picture: returns (RGB image, record for annotations.json).
+
+    A background picture (``label`` None) shows a made-up foreign note with probability ``foreign_share``;
+    its outline goes into the record as ``foreign_quad``/``foreign_box`` (``box`` stays None: no note of ours).
+    """
     img = _background(rng, S, S, pool)
     rec: dict = {"quad": None, "box": None}
-    if label is not None:
-        note, alpha, face = notes.note(label, rng, index)
-        note, alpha, fold = _fold(rng, note, alpha)
-        h, w = note.shape[:2]
-        quad = _place(rng, S, w, h)
-        if rng.random() < 0.55:
-            _drop_shadow(img, quad, rng)
-        outline = _composite_note(img, rng, note, alpha, fold, quad)
-        occluded = rng.random() < 0.35
-        if occluded:
-            H = cv2.getPerspectiveTransform(_rect(w, h), outline)
-            _draw_hand_shape(img, _map_parts(_hand_on_note(rng, w, h), H), _skin(rng))
-        x0, y0 = np.clip(outline.min(axis=0), 0, S)
-        x1, y1 = np.clip(outline.max(axis=0), 0, S)
-        rec = {
-            "quad": [[round(float(x), 2), round(float(y), 2)] for x, y in outline],
-            "box": [round(float(x0), 2), round(float(y0), 2), round(float(x1), 2), round(float(y1), 2)],
-            "face": face, "fold": fold, "occluded": occluded,
-            "visible": round(_inside_fraction(outline, S, S), 3),
-        }
+    if label is None and foreign is not None and foreign_share > 0 and rng.random() < foreign_share:
+        pasted = _paste_note(img, rng, *foreign.note(rng))
+        rec["foreign_quad"], rec["foreign_box"] = pasted["quad"], pasted["box"]
+    elif label is not None:
+        rec = _paste_note(img, rng, *notes.note(label, rng, index))
     return _camera(img, rng), rec
+
+
+def _paste_note(img: np.ndarray, rng: np.random.Generator, note: np.ndarray, alpha: np.ndarray | None, face: str) -> dict:
+    """Fold, place, shadow and maybe half-cover one note in ``img`` (in place); returns where it went."""
+    S = img.shape[0]
+    note, alpha, fold = _fold(rng, note, alpha)
+    h, w = note.shape[:2]
+    quad = _place(rng, S, w, h)
+    if rng.random() < 0.55:
+        _drop_shadow(img, quad, rng)
+    outline = _composite_note(img, rng, note, alpha, fold, quad)
+    occluded = rng.random() < 0.35
+    if occluded:
+        H = cv2.getPerspectiveTransform(_rect(w, h), outline)
+        _draw_hand_shape(img, _map_parts(_hand_on_note(rng, w, h), H), _skin(rng))
+    x0, y0 = np.clip(outline.min(axis=0), 0, S)
+    x1, y1 = np.clip(outline.max(axis=0), 0, S)
+    rec = {
+        "quad": [[round(float(x), 2), round(float(y), 2)] for x, y in outline],
+        "box": [round(float(x0), 2), round(float(y0), 2), round(float(x1), 2), round(float(y1), 2)],
+        "face": face, "fold": fold, "occluded": occluded,
+        "visible": round(_inside_fraction(outline, S, S), 3),
+    }
+    return rec
 
 
 # --------------------------------------------------------------------------------------------
@@ -1006,11 +1088,13 @@ def _notes_and_scenes(source, denominations, backgrounds, note_width: int, seed:
 
 
 def make_dataset(out, per_class: int = 60, size: int = 224, seed: int = 0, denominations=DEFAULT_DENOMINATIONS,
-                 background: bool = True, source=None, backgrounds=None, progress: bool = True) -> dict:
+                 background: bool = True, source=None, backgrounds=None, foreign_notes: float = 0.3,
+                 progress: bool = True) -> dict:
     """Write ``per_class`` photo-like images per class into ``out/<class>/<class>_NNNN.jpg``.
 
     Classes are the denominations (or, with ``source``, the class folders of that data set) plus
-    ``background`` (scenes with no note) unless ``background=False``. ``out/annotations.json`` gives
+    ``background`` (scenes with no note) unless ``background=False``; that share ``foreign_notes`` of the
+    background images shows a note of a made-up currency, which must stay silent. ``out/annotations.json`` gives
     every image's note quadrilateral and box in output pixels (null for background images).
     Images are written into a hidden folder beside ``out`` and moved into place at the end, so an
     interrupted run leaves nothing half-written; an earlier synth output at ``out`` is replaced.
@@ -1021,6 +1105,8 @@ def make_dataset(out, per_class: int = 60, size: int = 224, seed: int = 0, denom
 
     started = time.perf_counter()
     _check_size(per_class, size)
+    if not 0.0 <= float(foreign_notes) <= 1.0:
+        raise EdgetlError(f"foreign_notes is a share of the background images, from 0 to 1 (got {foreign_notes})")
     per_class, size, seed = int(per_class), int(size), int(seed)
     out = Path(out)
     _prepare_out(out, source)
@@ -1029,6 +1115,7 @@ def make_dataset(out, per_class: int = 60, size: int = 224, seed: int = 0, denom
     pool = _ImagePool(scene_paths, max_side=max(2 * size, 320)) if scene_paths else None
     classes = sorted(labels + ([BACKGROUND_LABEL] if background else []), key=natural_key)
     jobs = [(c, i) for c in classes for i in range(per_class)]
+    foreign = _ForeignNotes(note_width)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.synth-", dir=out.parent))
@@ -1039,7 +1126,7 @@ def make_dataset(out, per_class: int = 60, size: int = 224, seed: int = 0, denom
         items = []
         for c, i in track(jobs, "synthesising", total=len(jobs)) if progress else jobs:
             rng = np.random.default_rng([seed, _key(c), i])
-            rgb, rec = _photo(rng, size, None if c == BACKGROUND_LABEL else c, notes, pool, i)
+            rgb, rec = _photo(rng, size, None if c == BACKGROUND_LABEL else c, notes, pool, i, foreign, float(foreign_notes))
             rel = f"{c}/{c}_{i:04d}.jpg"
             ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
             if not ok:
@@ -1051,6 +1138,7 @@ def make_dataset(out, per_class: int = 60, size: int = 224, seed: int = 0, denom
             "background_label": BACKGROUND_LABEL if background else None,
             "source": None if source is None else str(source),
             "backgrounds": None if backgrounds is None else str(backgrounds),
+            "foreign_notes": float(foreign_notes) if background else 0.0,
             "coordinates": "output pixels, x right, y down; quad = the note's 4 corners in order around it; box = [x0, y0, x1, y1] clipped to the image",
             "images": items,
         }
