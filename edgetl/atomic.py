@@ -11,6 +11,13 @@ from pathlib import Path
 from typing import Iterator
 
 
+def current_umask() -> int:
+    """The process umask (reading it means setting it, so set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp path beside ``dest``; rename it over ``dest`` only if the block succeeds."""
@@ -21,6 +28,9 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp makes the file private (0600); give the artefact the permissions a plain open() would.
+        if tmp_path.exists():
+            tmp_path.chmod((0o777 if tmp_path.is_dir() else 0o666) & ~current_umask())
         os.replace(tmp_path, dest)
     finally:
         if tmp_path.exists():

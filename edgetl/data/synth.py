@@ -34,6 +34,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from edgetl.atomic import current_umask
 from edgetl.errors import EdgetlError
 
 DEFAULT_DENOMINATIONS = (10, 20, 50, 100, 200, 500)
@@ -1120,7 +1121,7 @@ def make_dataset(out, per_class: int = 60, size: int = 224, seed: int = 0, denom
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.synth-", dir=out.parent))
     try:
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the data set is an ordinary folder
+        tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; the data set is an ordinary folder
         for c in classes:
             (tmp / c).mkdir()
         items = []
@@ -1151,12 +1152,6 @@ def make_dataset(out, per_class: int = 60, size: int = 224, seed: int = 0, denom
         "out": str(out), "classes": classes, "counts": {c: per_class for c in classes},
         "seconds": round(time.perf_counter() - started, 3), "annotations": str(out / ANNOTATIONS),
     }
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
