@@ -271,7 +271,7 @@ def save_overlay(rgb: np.ndarray, heat: np.ndarray, dest: str | Path, predicted:
     plt = _plt()
     rgb = _display_copy(np.asarray(rgb, np.uint8))
     fig = plt.figure(figsize=OVERLAY_FIGSIZE)
-    grid = fig.add_gridspec(1, 3, width_ratios=[1.0, 1.15, 0.9], left=0.02, right=0.97, bottom=0.1, top=0.8, wspace=0.25)
+    grid = fig.add_gridspec(1, 3, width_ratios=[1.0, 1.15, 0.9], left=0.02, right=0.97, bottom=0.1, top=0.8, wspace=0.55)
     ax_photo, ax_heat, ax_bars = (fig.add_subplot(grid[0, i]) for i in range(3))
     ax_photo.imshow(rgb, interpolation="bilinear")
     ax_photo.set_axis_off()
