@@ -103,9 +103,11 @@ def data_split(
 def train(
     data: List[Path] = typer.Argument(..., help="Class folders (several roots merge), a train/val/test tree, or a split .json."),
     out: Path = typer.Option(Path("runs/latest"), help="Run folder to create."),
-    alpha: float = typer.Option(1.0, help="MobileNetV2 width multiplier (0.35-1.4)."),
+    backbone: str = typer.Option("mobilenet_v2", help="mobilenet_v2, mobilenet_v3_small, mobilenet_v3_large, efficientnet_b0, "
+                                 "vgg16 or resnet50 (BENCHMARKS.md compares them)."),
+    alpha: float = typer.Option(1.0, help="MobileNet width multiplier (V2: 0.35-1.4; V3: 0.75 or 1.0)."),
     size: int = typer.Option(224, help="Input size in pixels (96-224)."),
-    weights: str = typer.Option("imagenet", help="imagenet (Keras download/cache), none, or PATH to a Keras no-top .h5."),
+    weights: str = typer.Option("imagenet", help="imagenet (Keras download/cache), none, or PATH to a Keras no-top .h5 of the backbone."),
     strategy: str = typer.Option("auto", help="auto, features (frozen backbone) or fine-tune."),
     fine_tune: int = typer.Option(-1, "--fine-tune", help="Top blocks to unfreeze in stage 2 (-1: let --strategy decide)."),
     epochs: int = typer.Option(40, help="Max epochs for the head (early stopping on validation)."),
@@ -127,12 +129,12 @@ def train(
     force: bool = typer.Option(False, help="Replace an existing run in --out."),
     as_json: bool = typer.Option(False, "--json"),
 ):
-    """Transfer learning: ImageNet MobileNetV2 + a new head, trained on class folders."""
+    """Transfer learning: an ImageNet backbone (MobileNetV2 by default) + a new head, trained on class folders."""
     from edgetl.train.config import TrainConfig
     from edgetl.train.trainer import train as run_training
 
-    config = TrainConfig(alpha=alpha, size=size, weights=weights, strategy=strategy, fine_tune=fine_tune, epochs=epochs,
-                         fine_tune_epochs=fine_tune_epochs, batch_size=batch_size, learning_rate=learning_rate,
+    config = TrainConfig(backbone=backbone, alpha=alpha, size=size, weights=weights, strategy=strategy, fine_tune=fine_tune,
+                         epochs=epochs, fine_tune_epochs=fine_tune_epochs, batch_size=batch_size, learning_rate=learning_rate,
                          fine_tune_learning_rate=fine_tune_learning_rate, views=views, augment=not no_augment,
                          class_weights=not no_class_weights, dropout=dropout, label_smoothing=label_smoothing,
                          patience=patience, val_fraction=val, test_fraction=test, seed=seed,
@@ -336,6 +338,24 @@ def explain(
 
     result = run_explain(run, images or [], out=out, layers=layers, misclassified=misclassified, top=top, split=split)
     _emit(result, as_json, format_result(result))
+
+
+@app.command()
+def report(
+    run: Path = typer.Argument(..., help="A training run folder."),
+    out: Optional[Path] = typer.Option(None, help="HTML file to write (default RUN/report.html)."),
+    export_dir: Optional[Path] = typer.Option(None, "--export", help="Folder of this run's exports (default: models/ here, beside the run, beside its parent, and the run itself)."),
+    no_latency: bool = typer.Option(False, "--no-latency", help="Do not time the exported models."),
+    gradcam: bool = typer.Option(False, "--gradcam", help="Show mistakes with Grad-CAM heat-maps (loads TensorFlow and the float model)."),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """One self-contained HTML page for a run: config, data, curves, metrics, exports, mistakes (opens offline)."""
+    from edgetl.report import build_report, format_summary
+
+    built = build_report(run, export_dir, latency=not no_latency, gradcam=gradcam)
+    path = built.save(out)
+    summary = built.summary()
+    _emit({**summary, "report": str(path)}, as_json, format_summary(summary, path))
 
 
 def main() -> None:

@@ -1,9 +1,9 @@
 """`edgetl export`: a trained run -> deployable .tflite files, each with labels, a model card and a report.
 
 int8 is full-integer (int8 builtin ops only, no float fallback) with a uint8 input that takes raw RGB
-pixels: the input quantization is pinned to scale 1/127.5 around 127.5, which is MobileNetV2's own
-[-1, 1] scaling, so devices feed camera bytes straight in and the graph carries no extra ops compared
-with Google's reference int8 MobileNetV2.
+pixels: the input quantization is pinned to scale 1/std around mean, the run's own per-tensor
+normalisation (1/127.5 around 127.5 for MobileNetV2), so devices feed camera bytes straight in and the
+graph carries no extra ops compared with Google's reference int8 MobileNetV2.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from edgetl.export import metadata
 
 QUANTIZATIONS = ("int8", "fp16", "dynamic", "float32")
 INT8_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "AVERAGE_POOL_2D", "FULLY_CONNECTED", "SOFTMAX", "RESHAPE",
-            "QUANTIZE", "DEQUANTIZE", "PAD", "CONCATENATION", "MUL", "HARD_SWISH", "RELU6", "RELU", "LOGISTIC"}
+            "QUANTIZE", "DEQUANTIZE", "PAD", "CONCATENATION", "MUL", "HARD_SWISH", "RELU6", "RELU", "LOGISTIC",
+            "MAX_POOL_2D"}
 # The files the Android app reads from its assets folder (android_demo/.../Assets.kt names the same).
 ANDROID_ASSETS = {"int8": ("model_int8.tflite", "model_int8.json"), "fp16": ("model_fp16.tflite", "model_fp16.json")}
 ANDROID_LABELS = "labels.txt"
@@ -67,6 +68,14 @@ class Run:
     @property
     def std(self) -> float:
         return float(self.config["input"]["std"])
+
+    @property
+    def backbone(self) -> dict:
+        """name, alpha (MobileNets only), features and parameters; older runs are MobileNetV2."""
+        train = self.config.get("train", {})
+        found = {"name": train.get("backbone", "mobilenet_v2"), "alpha": train.get("alpha")}
+        found.update(self.config.get("backbone", {}))
+        return found
 
     @property
     def name(self) -> str:
@@ -141,7 +150,8 @@ def _pin_input_range(images: np.ndarray) -> np.ndarray:
     """Copy of the calibration set whose first image holds one black and one white pixel.
 
     The converter takes the input's range from calibration; with both 0 and 255 present it is exactly
-    [-1, 1], i.e. scale 1/127.5, so devices can feed raw pixels. Two pixels barely touch any other range.
+    [(0 - mean) / std, (255 - mean) / std], i.e. scale 1/std around mean, so devices can feed raw pixels.
+    Two pixels barely touch any other range.
     """
     pinned = images.copy()
     pinned[0, 0, 0] = 0
@@ -153,7 +163,7 @@ def _pin_input_range(images: np.ndarray) -> np.ndarray:
 
 def convert(model, quantization: str, calibration: np.ndarray | None = None, mean: float = 127.5, std: float = 127.5,
             output_type: str = "uint8", from_qat: bool = False) -> bytes:
-    """Convert a tf_keras classifier taking [-1, 1] input to TFLite bytes."""
+    """Convert a tf_keras classifier taking (pixel - mean) / std input to TFLite bytes."""
     from edgetl.tf_env import tf
 
     t = tf()
@@ -300,7 +310,7 @@ def export(
             else:
                 log(f"int8: post-training quantization calibrated on {len(calib)} images")
         tflite = convert(model, quant, calib, r.mean, r.std, output_type, from_qat=qat_here)
-        info = metadata.ClassifierInfo(name=f"{name} ({quant})", description=f"edgetl {r.config.get('train', {}).get('backbone', 'mobilenet_v2')} "
+        info = metadata.ClassifierInfo(name=f"{name} ({quant})", description=f"edgetl {r.backbone['name']} "
                                        f"classifier for {', '.join(r.labels)}", version=edgetl.__version__,
                                        labels=r.labels, size=r.size, mean=r.mean, std=r.std)
         tflite = metadata.attach(tflite, info)
@@ -329,8 +339,7 @@ def export(
                          output_dtype=details["output"]["dtype"],
                          output_quantization={"scale": details["output"]["scale"], "zero_point": details["output"]["zero_point"]}
                          if details["output"]["dtype"] in ("uint8", "int8") else None,
-                         source_run=str(r.path), backbone={"name": r.config.get("train", {}).get("backbone", "mobilenet_v2"),
-                                                           "alpha": r.config.get("train", {}).get("alpha"), "size": r.size},
+                         source_run=str(r.path), backbone={**r.backbone, "size": r.size},
                          created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), edgetl_version=edgetl.__version__)
         if len(held[report_on][1]):
             classifier = Classifier(model_path, card)

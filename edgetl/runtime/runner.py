@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, TextIO
 
+import cv2
 import numpy as np
 
 from edgetl.runtime.signals import stop_on_signals
@@ -389,7 +390,9 @@ def run(config: RunConfig, stop_event: threading.Event | None = None,
     hint_text = phrases.hint_phrase()
     roi = parse_roi(config.roi) if isinstance(config.roi, str) else config.roi
     preprocess = Preprocessor(classifier.input.size, roi)
-
+    # One small resize a frame gains nothing from OpenCV's worker pool; waking it costs more than the
+    # resize and competes with the interpreter's threads and the capture thread for the same cores.
+    cv2.setNumThreads(1)
 
     speaker, speech_warning = open_speaker("print" if config.no_speech else config.engine, lang=config.lang,
                                            speak_cmd=None if config.no_speech else config.speak_cmd,

@@ -1,8 +1,11 @@
 """Quantization-aware training: a few low-learning-rate epochs with fake-quantized weights and activations.
 
-The whole flat MobileNetV2 graph is wrapped by tensorflow-model-optimization, so int8 export afterwards
+The whole flat classifier graph is wrapped by tensorflow-model-optimization, so int8 export afterwards
 uses ranges the network learned to live with instead of ranges guessed from calibration images.
-BatchNorm stays frozen (inference mode), as in fine-tuning.
+BatchNorm stays frozen (inference mode), as in fine-tuning. Tuned on MobileNetV2; VGG16 and ResNet50 wrap
+too. The registry says which backbones tensorflow-model-optimization cannot wrap (MobileNetV3's lambda
+activations, EfficientNet's squeeze-excite Multiply); for those ``qat`` refuses with one line, and PTQ
+int8 export still works.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from edgetl.atomic import atomic_path, write_json
 from edgetl.data.images import UnreadableImage, file_sha256, load_square
 from edgetl.errors import EdgetlError
 from edgetl.metrics import classification_report
-from edgetl.train import augment
+from edgetl.train import augment, backbones
 from edgetl.train.backbones import to_model_input
 
 QAT_FILE = "qat_weights.h5"  # weights of quantize(float model); rebuilt on load
@@ -39,12 +42,23 @@ def load_qat_model(run_path: str | Path):
     from edgetl.train.trainer import load_run_model
 
     run_path = Path(run_path)
+    require_qat_support(run_path)
     qmodel = quantize(load_run_model(run_path))
     try:
         qmodel.load_weights(run_path / QAT_FILE)
     except Exception as exc:  # h5py/Keras raise several types for a foreign or truncated file
         raise EdgetlError(f"cannot load {run_path / QAT_FILE}: {str(exc).splitlines()[0][:200]}") from None
     return qmodel
+
+
+def require_qat_support(run_path: str | Path) -> None:
+    """Refuse, in one line, a run whose backbone tensorflow-model-optimization cannot wrap."""
+    from edgetl.train.trainer import run_backbone
+
+    spec = backbones.get(run_backbone(run_path))
+    if not spec.qat:
+        raise EdgetlError(f"QAT is not supported for {spec.name} ({spec.qat_note}); "
+                          f"post-training int8 export still works: edgetl export {run_path} --int8")
 
 
 def fold_batchnorm(model):
@@ -167,7 +181,6 @@ def quantize(model):
     from edgetl.tf_env import keras
 
     k = keras()
-    folded = fold_batchnorm(model)
     DepthwiseConfig, DepthwisePerChannel = _depthwise_config()
     api = tfmot.quantization.keras
 
@@ -179,15 +192,20 @@ def quantize(model):
         return api.quantize_annotate_layer(layer)
 
     try:
+        folded = fold_batchnorm(model)
         annotated = k.models.clone_model(folded, clone_function=annotate)
         with api.quantize_scope({"DepthwiseConfig": DepthwiseConfig, "DepthwisePerChannel": DepthwisePerChannel}):
             return api.quantize_apply(annotated)
-    except (ValueError, RuntimeError, TypeError) as exc:
+    except (ValueError, RuntimeError, TypeError, AttributeError, KeyError) as exc:
         raise EdgetlError(f"cannot wrap this model for QAT: {str(exc).splitlines()[0][:200]}") from None
 
 
-def pin_input_range(qmodel, low: float = -1.0, high: float = 1.0) -> None:
-    """Fix the learned input range to MobileNetV2's [-1, 1], so int8 export takes raw pixels exactly."""
+def pin_input_range(qmodel, mean: float = 127.5, std: float = 127.5) -> None:
+    """Fix the learned input range to what pixels 0..255 become, so int8 export takes raw pixels exactly.
+
+    [-1, 1] for MobileNetV2's 127.5/127.5; in general [(0 - mean) / std, (255 - mean) / std].
+    """
+    low, high = (0.0 - mean) / std, (255.0 - mean) / std
     for layer in qmodel.layers:
         if type(layer).__name__ == "QuantizeLayer":
             for weight in layer.weights:
@@ -197,7 +215,7 @@ def pin_input_range(qmodel, low: float = -1.0, high: float = 1.0) -> None:
                     weight.assign(high)
 
 
-def init_ranges(qmodel, float_model, images: np.ndarray, batch: int = 32) -> None:
+def init_ranges(qmodel, float_model, images: np.ndarray, batch: int = 32, mean: float = 127.5, std: float = 127.5) -> None:
     """Start every fake-quant range where the float network actually lives.
 
     tensorflow-model-optimization starts all ranges at [-6, 6] and moves them by a slow moving average,
@@ -237,7 +255,7 @@ def init_ranges(qmodel, float_model, images: np.ndarray, batch: int = 32) -> Non
             elif kind == "act" and inner.name in lows:
                 value = min(lows[inner.name], 0.0) if var.name.endswith("min:0") else max(highs[inner.name], 0.0)
                 var.assign(np.full(var.shape, value, np.float32))
-    pin_input_range(qmodel)
+    pin_input_range(qmodel, mean, std)
 
 
 def _kind(var) -> str | None:
@@ -279,6 +297,7 @@ def qat(run: str | Path, epochs: int = 2, learning_rate: float = 1e-5, batch_siz
     k = keras()
     k.utils.set_random_seed(seed)
     r = Run.open(run)
+    require_qat_support(r.path)
     images, labels, hashes = _load_split(r, "train", max_images, seed)
     if len(images) == 0:
         raise EdgetlError(f"{r.path}: no readable training images for QAT")
@@ -286,7 +305,8 @@ def qat(run: str | Path, epochs: int = 2, learning_rate: float = 1e-5, batch_siz
     n = len(r.labels)
     float_model = load_run_model(r.path)
     qmodel = quantize(float_model)
-    init_ranges(qmodel, fold_batchnorm(float_model), to_model_input(images[: min(len(images), 256)], r.mean, r.std))
+    init_ranges(qmodel, fold_batchnorm(float_model), to_model_input(images[: min(len(images), 256)], r.mean, r.std),
+                mean=r.mean, std=r.std)
     smoothing = float(r.config.get("train", {}).get("label_smoothing", 0.1))
     qmodel.compile(optimizer=k.optimizers.Adam(learning_rate),
                    loss=k.losses.CategoricalCrossentropy(label_smoothing=smoothing), metrics=["accuracy"])
@@ -316,7 +336,7 @@ def qat(run: str | Path, epochs: int = 2, learning_rate: float = 1e-5, batch_siz
     val = (to_model_input(val_images, mean, std), np.eye(n, dtype=np.float32)[val_labels]) if len(val_images) else None
     log(f"QAT: {epochs} epoch(s) on {len(images)} training images at learning rate {learning_rate:g}")
     history = qmodel.fit(Batches(), epochs=epochs, validation_data=val, verbose=0)
-    pin_input_range(qmodel)
+    pin_input_range(qmodel, r.mean, r.std)
     with atomic_path(r.path / QAT_FILE) as tmp:
         qmodel.save_weights(tmp)
     metrics = {"epochs": epochs, "images": len(images), "learning_rate": learning_rate,

@@ -1,4 +1,4 @@
-"""`edgetl train`: class folders in, a trained and evaluated flat MobileNetV2 classifier out.
+"""`edgetl train`: class folders in, a trained and evaluated flat classifier (any registered backbone) out.
 
 Both stages run from the feature cache. Stage 1 trains the head on pooled features. Stage 2 fine-tunes
 the top blocks from cached activations at the cut point: with the layers below frozen and BatchNorm in
@@ -62,12 +62,13 @@ def choose_fine_tune(config: TrainConfig, train: LabelledSet) -> int:
         return config.fine_tune
     if config.strategy == "features":
         return 0
+    most = backbones.get(config.backbone).blocks  # VGG16 has only 4 blocks above its first
     if config.strategy == "fine-tune":
-        return 5
+        return min(5, most)
     if config.strategy != "auto":
         raise EdgetlError(f"--strategy must be auto, features or fine-tune (got {config.strategy!r})")
     per_class = min(train.counts().values()) if train.samples else 0
-    return 5 if per_class >= 100 else 0  # 5 blocks beat 3 by 2.4 points on the real union (BENCHMARKS.md)
+    return min(5, most) if per_class >= 100 else 0  # 5 blocks beat 3 by 2.4 points on the real union (BENCHMARKS.md)
 
 
 def distribution():
@@ -188,8 +189,7 @@ def train(
     log = log or (lambda msg: print(msg, file=sys.stderr))
     out = Path(out)
     config = config or TrainConfig()
-    backbones.get(config.backbone)
-    backbones.validate(config.alpha, config.size)
+    backbones.validate(config.alpha, config.size, config.backbone)
     prepare_run_dir(out, resume, force)
     state_path = out / STATE
     state = json.loads(state_path.read_text()) if resume and state_path.exists() else {}
@@ -212,12 +212,12 @@ def train(
     strategy, n_devices = distribution()
     if n_devices > 1:
         log(f"training on {n_devices} devices with MirroredStrategy")
-    weights = backbones.resolve_weights(config.weights, config.alpha, config.size)
+    weights = backbones.resolve_weights(config.weights, config.alpha, config.size, config.backbone)
     blocks = choose_fine_tune(config, parts["train"])
 
     with strategy.scope():
-        model = backbones.build_classifier(len(classes), config.alpha, config.size, weights, config.dropout)
-        cut = backbones.cut_layer_name(model, blocks)
+        model = backbones.create(config.backbone, len(classes), config.alpha, config.size, weights, config.dropout)
+        cut = backbones.cut_layer_name(model, blocks, config.backbone)
         bottom, top = backbones.split_at(model, cut)
         pool_model = k.Model(model.get_layer(cut).output, model.get_layer("pool").output) if cut != "pool" else None
         feature_in = k.Input((model.get_layer("pool").output_shape[-1],), name="features")
@@ -323,6 +323,9 @@ def train(
     full_config = {"train": config.to_dict(), "data": [str(p) for p in (data if isinstance(data, (list, tuple)) else [data])],
                    "classes": classes, "counts": counts, "fine_tune_blocks": blocks, "cut_layer": cut,
                    "fit": FIT, "input": {"size": config.size, "mean": spec.mean, "std": spec.std, "layout": "NHWC RGB"},
+                   "backbone": {"name": spec.name, "alpha": config.alpha if spec.has_alpha else None,
+                                "features": int(model.get_layer("pool").output_shape[-1]),
+                                "parameters": int(model.count_params())},
                    "weights_file": weights, "devices": n_devices, "cache": {"file": str(cache_dir / f"{key}.h5"),
                    "hits": stats.hits, "misses": stats.misses, "backbone_images": stats.backbone_images}}
     save_keras_model(model, out / "model.keras")
@@ -353,6 +356,23 @@ def load_run_model(run: str | Path):
     from edgetl.tf_env import keras
 
     try:
-        return keras().models.load_model(path, compile=False)
+        model = keras().models.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many types for a foreign or corrupt file
         raise EdgetlError(f"cannot load {path}: {str(exc).splitlines()[0][:200]}") from None
+    said = _configured_backbone(path.parent)
+    if said and model.name.startswith("edgetl_") and not model.name.startswith(f"edgetl_{said}_"):
+        raise EdgetlError(f"{path} holds {model.name!r} but {path.parent / 'config.json'} says backbone {said}; "
+                          "retrain or restore the matching model.keras")
+    return model
+
+
+def _configured_backbone(run: Path) -> str | None:
+    try:
+        return json.loads((run / "config.json").read_text()).get("train", {}).get("backbone")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def run_backbone(run: str | Path) -> str:
+    """The backbone a run folder was trained with (runs from before the registry are MobileNetV2)."""
+    return backbones.get(_configured_backbone(Path(run)) or backbones.DEFAULT).name
