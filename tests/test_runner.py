@@ -131,6 +131,31 @@ def test_per_frame_overhead_is_small(colour_model, tmp_path):
     assert overhead < 2.0, summary.stages
 
 
+def test_preprocessing_straight_into_the_input_buffer_matches_the_copying_path(colour_model):
+    """The loop resizes into the uint8 model's own input buffer; the answer must equal the copying path."""
+    from edgetl.runtime.interpreter import Classifier
+    from edgetl.runtime.preprocess import Preprocessor
+
+    clf = Classifier(colour_model)
+    buffer = clf.input_buffer()
+    assert buffer is not None and buffer is clf.input_buffer()
+    direct, copying = Preprocessor(clf.input.size, out=buffer), Preprocessor(clf.input.size)
+    frame = np.zeros((480, 640, 3), np.uint8)
+    frame[:, :, 2] = 220  # red in BGR
+    frame[:100] = (30, 200, 30)  # a green band at the top, cropped away by the centre square only partly
+    answers = []
+    for pre in (direct, copying):
+        rgb = pre(frame)
+        assert (rgb is buffer) == (pre is direct)
+        clf.set_input(rgb)
+        clf.invoke()
+        answers.append(clf.output().copy())
+    assert np.array_equal(answers[0], answers[1])
+    assert clf.labels[int(answers[0].argmax())] == "10"
+    with pytest.raises(ValueError, match="contiguous"):
+        Preprocessor(clf.input.size, out=np.zeros((clf.input.size + 1, clf.input.size, 3), np.uint8))
+
+
 # ---------------------------------------------------------------------------------------- camera failure
 
 

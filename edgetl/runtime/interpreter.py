@@ -122,11 +122,17 @@ class Classifier:
         o_scale, o_zero = self._out["quantization"]
         self._out_q = (float(o_scale), int(o_zero)) if self._out["dtype"] != np.float32 and o_scale else None
         self._buffer = np.zeros(tuple(inp[0]["shape"]), dtype=self.input.dtype)
+        self._staged = self._buffer[0] if self.input.raw_pixels else None
+
+    def input_buffer(self) -> np.ndarray | None:
+        """For uint8 models, the staging buffer itself: pre-process straight into it and skip one copy."""
+        return self._staged
 
     def set_input(self, rgb: np.ndarray) -> None:
         """Copy one size x size RGB uint8 image into the input tensor (no allocation for uint8 models)."""
         if self.input.raw_pixels:
-            self._buffer[0] = rgb
+            if rgb is not self._staged:
+                self._buffer[0] = rgb
         elif self.input.dtype == np.int8:
             self._buffer[0] = (rgb.astype(np.int16) - 128).astype(np.int8)
         else:

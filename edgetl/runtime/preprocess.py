@@ -26,10 +26,13 @@ def parse_roi(text: str | None) -> tuple[float, float, float, float] | None:
 
 
 class Preprocessor:
-    def __init__(self, size: int, roi: tuple[float, float, float, float] | None = None):
+    def __init__(self, size: int, roi: tuple[float, float, float, float] | None = None, out: np.ndarray | None = None):
+        """``out``: where to write each result, e.g. a uint8 model's input buffer (then nothing is copied)."""
         self.size = size
         self.roi = roi
-        self.out = np.empty((size, size, 3), np.uint8)
+        if out is not None and (out.shape != (size, size, 3) or out.dtype != np.uint8 or not out.flags.c_contiguous):
+            raise ValueError(f"out must be a contiguous {size}x{size}x3 uint8 array")
+        self.out = out if out is not None else np.empty((size, size, 3), np.uint8)
 
     def region(self, frame: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]

@@ -389,7 +389,7 @@ def run(config: RunConfig, stop_event: threading.Event | None = None,
     texts = {label: phrases.phrase_for(label) for label in labels}
     hint_text = phrases.hint_phrase()
     roi = parse_roi(config.roi) if isinstance(config.roi, str) else config.roi
-    preprocess = Preprocessor(classifier.input.size, roi)
+    preprocess = Preprocessor(classifier.input.size, roi, out=classifier.input_buffer())
     # One small resize a frame gains nothing from OpenCV's worker pool; waking it costs more than the
     # resize and competes with the interpreter's threads and the capture thread for the same cores.
     cv2.setNumThreads(1)
