@@ -50,7 +50,8 @@ def link_tree(samples, classes, dest: Path) -> Path:
     return dest
 
 
-def build_manifest(work: Path, size: int, per_class: int, foreign: float, seed: int) -> tuple[Path, Path]:
+def build_manifest(work: Path, size: int, per_class: int, foreign: float, seed: int,
+                   extra_background: int = 0, extra_foreign: float = 0.7) -> tuple[Path, Path]:
     real = split(scan([DATA / f for f in FOLDERS]), val=0.1, test=0.1, seed=seed)
     notes = real["train"].classes
     train_src = link_tree(real["train"].samples, notes, work / "train-photos")
@@ -67,6 +68,13 @@ def build_manifest(work: Path, size: int, per_class: int, foreign: float, seed: 
         return [Sample(s.path, index[names[s.label]]) for s in samples]
 
     bg = [s for s in synth.samples if synth.classes[s.label] == BACKGROUND_LABEL]
+    if extra_background:  # more "no note" pictures, most with a made-up foreign note (drawn mode: no photos needed)
+        extra = work / f"background-{extra_background}-{extra_foreign:g}"
+        if not (extra / "annotations.json").exists():
+            make_dataset(extra, per_class=extra_background, size=size, seed=seed + 1, denominations=("10",),
+                         foreign_notes=extra_foreign, progress=False)
+        more = scan(extra)
+        bg += [Sample(s.path, synth.classes.index(BACKGROUND_LABEL)) for s in more.samples if more.classes[s.label] == BACKGROUND_LABEL]
     bg_split = split(LabelledSet(synth.classes, bg), val=0.1, test=0.1, seed=seed)
     parts = {
         "train": relabel(real["train"].samples, notes) + relabel([s for s in synth.samples if synth.classes[s.label] != BACKGROUND_LABEL], synth.classes)
@@ -88,6 +96,8 @@ def main() -> None:
     ap.add_argument("--views", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=10, help="max fine-tuning epochs")
     ap.add_argument("--label-smoothing", type=float, default=0.1)
+    ap.add_argument("--extra-background", type=int, default=0, help="extra background pictures (drawn scenes)")
+    ap.add_argument("--extra-foreign", type=float, default=0.7, help="share of the extra ones with a foreign note")
     ap.add_argument("--name", default="run", help="run folder (WORK/NAME) and models folder (WORK/NAME-models)")
     ap.add_argument("--seconds", type=float, default=60.0, help="length of the test clip")
     ap.add_argument("--seed", type=int, default=0)
@@ -102,7 +112,8 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     started = time.perf_counter()
-    manifest, test_src = build_manifest(work, args.size, args.per_class, args.foreign_notes, args.seed)
+    manifest, test_src = build_manifest(work, args.size, args.per_class, args.foreign_notes, args.seed,
+                                        args.extra_background, args.extra_foreign)
     config = TrainConfig(size=args.size, weights=str(WEIGHTS), fine_tune=args.fine_tune, views=args.views, epochs=40,
                          fine_tune_epochs=args.epochs, label_smoothing=args.label_smoothing, cache_dir=str(work / "cache"),
                          seed=args.seed)
