@@ -117,6 +117,19 @@ def stage_rows(summary) -> dict:
             for n, s in summary.stages.items() if s.count}
 
 
+def loop_overhead(stages: dict) -> float:
+    """The loop's own work per frame (mean ms): everything but waiting for frames and the model."""
+    return sum(stages.get(n, {}).get("mean_ms", 0.0) for n in ("preprocess", "decide"))
+
+
+def print_stages(stages: dict, extra: tuple[str, dict] | None = None) -> None:
+    print("| stage | mean ms | p50 ms | p95 ms | count |\n|---|---:|---:|---:|---:|")
+    rows = [(n, stages[n]) for n in STAGES if n in stages] + ([extra] if extra else [])
+    for name, s in rows:
+        print(f"| {name} | {s['mean_ms']:.3f} | {s['p50_ms']:.3f} | {s['p95_ms']:.3f} | {s['count']} |")
+    print()
+
+
 def bare_invoke(model: Path, threads: int | None, n: int = 200) -> dict:
     clf = Classifier(model, threads=threads)
     clf.set_input(np.zeros((clf.input.size, clf.input.size, 3), np.uint8))
@@ -203,31 +216,20 @@ def main(argv=None) -> int:
 
     report["bare_invoke"] = bare_invoke(args.model, args.threads)
     v = report["video"]
-    overhead = sum(v["stages"].get(n, {}).get("mean_ms", 0.0) for n in ("preprocess", "decide"))
+    overhead = loop_overhead(v["stages"])
     report["overhead_ms_per_frame"] = round(overhead, 4)
     paced = report.get("camera_paced")
-    paced_overhead = sum(paced["stages"].get(n, {}).get("mean_ms", 0.0) for n in ("preprocess", "decide")) if paced else None
+    paced_overhead = loop_overhead(paced["stages"]) if paced else None
     report["overhead_ms_per_frame_camera_paced"] = None if paced_overhead is None else round(paced_overhead, 4)
 
     if args.json:
         print(json.dumps(report, indent=2, default=str))
         return 0
     print(f"model `{args.model}`, threads {args.threads or 'default'}, threshold {v['threshold']:.2f}\n")
-    print("| stage | mean ms | p50 ms | p95 ms | count |\n|---|---:|---:|---:|---:|")
-    for n in STAGES:
-        s = v["stages"].get(n)
-        if s:
-            print(f"| {n} | {s['mean_ms']:.3f} | {s['p50_ms']:.3f} | {s['p95_ms']:.3f} | {s['count']} |")
-    b = report["bare_invoke"]
-    print(f"| bare invoke() | {b['mean_ms']:.3f} | {b['p50_ms']:.3f} | {b['p95_ms']:.3f} | {b['count']} |\n")
+    print_stages(v["stages"], extra=("bare invoke()", report["bare_invoke"]))
     if paced:
         print(f"camera-paced run ({args.camera_fps:g} FPS in, {paced['frames']} frames processed)\n")
-        print("| stage | mean ms | p50 ms | p95 ms | count |\n|---|---:|---:|---:|---:|")
-        for n in STAGES:
-            s = paced["stages"].get(n)
-            if s:
-                print(f"| {n} | {s['mean_ms']:.3f} | {s['p50_ms']:.3f} | {s['p95_ms']:.3f} | {s['count']} |")
-        print()
+        print_stages(paced["stages"])
     neg = report["negatives"]
     print("| measure | value |\n|---|---|")
     rows = [
