@@ -22,18 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("EDGETL_PROGRESS", "0")
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared"
-DATA = SHARED / "data"
-WEIGHTS = SHARED / "weights" / "mobilenet_v2_1.0_224_imagenet_from_coral_int8ptq_no_top.h5"
-FOLDERS = ("inr-photos", "inr-scans", "inr-handheld")
+from paths import DATA, FOLDERS, WEIGHTS  # noqa: E402  (also puts edgetl on the path)
 
 from edgetl.atomic import write_json  # noqa: E402
 from edgetl.data.folders import LabelledSet, Sample, natural_key, scan, split, write_manifest  # noqa: E402

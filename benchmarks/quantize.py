@@ -25,14 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("EDGETL_PROGRESS", "0")
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared"
-DATA = SHARED / "data"
-WEIGHTS = SHARED / "weights" / "mobilenet_v2_1.0_224_imagenet_from_coral_int8ptq_no_top.h5"
+from paths import DATA, FOLDERS, ROOT, SHARED, WEIGHTS  # noqa: E402  (also puts edgetl on the path)
 REFERENCE = SHARED / "reference" / "imagenet_mobilenet_v2_1.0_224_int8.tflite"
-FOLDERS = ("inr-photos", "inr-scans", "inr-handheld")
 NEGATIVES = [DATA / "negatives" / "scenes", DATA / "negatives" / "sek-notes"]
 PEER_INT8_BYTES = 2.85e6
 
