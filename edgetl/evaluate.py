@@ -66,15 +66,19 @@ def _run_files(model: Path) -> tuple[Path, Path]:
     return model.parent, model
 
 
-def _load_keras(model: Path) -> Predictor:
+def load_float_run(model: Path, purpose: str = "evaluate"):
+    """A run's float Keras model with its labels and input spec, checked against each other.
+
+    Returns (run folder, model.keras path, net, labels, size, mean, std); every mismatch is one line.
+    """
     import json
 
-    run, keras_file = _run_files(model)
+    run, keras_file = _run_files(Path(model))
     if not keras_file.exists():
         raise EdgetlError(f"no trained model at {keras_file} (train one with: edgetl train DATA --out {run})")
     labels_file, config_file = run / "labels.txt", run / "config.json"
     if not labels_file.is_file():
-        raise EdgetlError(f"{run} has no labels.txt beside {keras_file.name}; evaluate the run folder `edgetl train` wrote")
+        raise EdgetlError(f"{run} has no labels.txt beside {keras_file.name}; {purpose} the run folder `edgetl train` wrote")
     labels = [line.strip() for line in labels_file.read_text().splitlines() if line.strip()]
     try:
         spec = json.loads(config_file.read_text())["input"]
@@ -83,7 +87,6 @@ def _load_keras(model: Path) -> Predictor:
         raise EdgetlError(f"{run} has no config.json (needed for the input size and pixel scaling)") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise EdgetlError(f"{config_file}: no usable input section ({type(exc).__name__}: {exc})") from None
-    from edgetl.train.backbones import to_model_input
     from edgetl.train.trainer import load_run_model
 
     net = load_run_model(keras_file)
@@ -93,6 +96,13 @@ def _load_keras(model: Path) -> Predictor:
     shape = tuple(net.input_shape)
     if len(shape) != 4 or shape[1] not in (None, size) or shape[2] not in (None, size):
         raise EdgetlError(f"{keras_file} takes input {shape[1:]} but config.json says {size}x{size}x3")
+    return run, keras_file, net, labels, size, mean, std
+
+
+def _load_keras(model: Path) -> Predictor:
+    from edgetl.train.backbones import to_model_input
+
+    _, keras_file, net, labels, size, mean, std = load_float_run(model)
 
     def predict(images: np.ndarray, batch: int = 64) -> np.ndarray:
         return np.concatenate([net(to_model_input(images[i : i + batch], mean, std), training=False).numpy()

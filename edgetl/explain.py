@@ -27,7 +27,6 @@ probability (0.999) is close to zero and mostly noise, the gradient of the logit
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from dataclasses import dataclass, field
@@ -190,33 +189,12 @@ class RunModel:
 
 def load_run(run: str | Path) -> RunModel:
     """Load a run folder (or its model.keras) with labels.txt and config.json, checking they agree."""
-    from edgetl.train.trainer import load_run_model
+    from edgetl.evaluate import load_float_run
 
     run = Path(run)
     if not run.exists():
         raise EdgetlError(f"run not found: {run}")
-    folder = run if run.is_dir() else run.parent
-    keras_file = folder / "model.keras"
-    if not keras_file.is_file():
-        raise EdgetlError(f"no trained model at {keras_file} (train one with: edgetl train DATA --out {folder})")
-    labels_file, config_file = folder / "labels.txt", folder / "config.json"
-    if not labels_file.is_file():
-        raise EdgetlError(f"{folder} has no labels.txt; explain a run folder written by `edgetl train`")
-    labels = [line.strip() for line in labels_file.read_text().splitlines() if line.strip()]
-    try:
-        spec = json.loads(config_file.read_text())["input"]
-        size, mean, std = int(spec["size"]), float(spec["mean"]), float(spec["std"])
-    except FileNotFoundError:
-        raise EdgetlError(f"{folder} has no config.json (needed for the input size and pixel scaling)") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise EdgetlError(f"{config_file}: no usable input section ({type(exc).__name__}: {exc})") from None
-    model = load_run_model(keras_file)
-    outputs = int(model.output_shape[-1])
-    if outputs != len(labels):
-        raise EdgetlError(f"{labels_file} lists {len(labels)} labels but {keras_file} outputs {outputs} scores")
-    shape = tuple(model.input_shape)
-    if len(shape) != 4 or shape[1] not in (None, size) or shape[2] not in (None, size):
-        raise EdgetlError(f"{keras_file} takes input {shape[1:]} but config.json says {size}x{size}x3")
+    folder, _, model, labels, size, mean, std = load_float_run(run, purpose="explain")
     gradcam_layer(model)  # fail now, with one line, for a model explain cannot handle
     return RunModel(folder, model, labels, size, mean, std)
 
