@@ -36,6 +36,7 @@ class ModelCard:
     output_semantics: str = "softmax probabilities over labels"
     crop: str = "center"  # devices take a centre square of the camera frame
     announce_threshold: float | None = None  # lowest confidence with >= 99.5 % precision on held-out data
+    familiarity: dict | None = None  # the gate built into the graph (edgetl.train.familiarity), None: no gate
     accuracy: dict = field(default_factory=dict)
     source_run: str | None = None
     backbone: dict = field(default_factory=dict)

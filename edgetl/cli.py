@@ -178,6 +178,8 @@ def export(
     qat: Optional[bool] = typer.Option(None, "--qat/--ptq", help="Use the run's QAT weights (default when they exist) or post-training quantization."),
     strict: bool = typer.Option(False, help="Fail when a target delegate would fall back to CPU."),
     android: Optional[Path] = typer.Option(None, help="Also copy model, card, labels and phrases into this Android assets folder."),
+    familiarity: float = typer.Option(0.95, help="Familiarity gate built into the model: the share of right validation answers "
+                                      "it lets through; notes that look like no training photo go to background (0: no gate)."),
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Export a run to TFLite with labels metadata, a model card and an export report."""
@@ -185,7 +187,8 @@ def export(
 
     quants = [q for q, on in (("int8", int8), ("fp16", fp16), ("dynamic", dynamic), ("float32", float32)) if on] or ["int8"]
     result = run_export(run, out, quants, calibration=calibration, calibration_count=calibration_count,
-                        output_type=output_type, use_qat=qat, strict=strict, android=android, name=name, log=typer.echo)
+                        output_type=output_type, use_qat=qat, strict=strict, android=android, name=name,
+                        familiarity=familiarity or None, log=typer.echo)
     text = result.table() + f"\nreport: {result.report_path}"
     if result.android:
         text += f"\nandroid assets: {', '.join(result.android)} -> {android}"

