@@ -10,7 +10,8 @@ shown. This script
    and warped into clutter, plus ``background`` pictures (clutter, hands, and made-up foreign notes);
    the background pictures are split 80/10/10 as well, the composites of notes go to training only;
 3. trains MobileNetV2 1.0 (ImageNet weights from ../shared) with the benchmark-tuned recipe;
-4. exports int8 (and fp16) with the announce threshold picked on validation;
+4. exports int8 (and fp16) with the announce threshold picked on validation and the familiarity gate
+   (fitted on training and validation photos; pass ``--familiarity 0`` to export without it);
 5. writes a test clip whose notes are cut from the *test* photos (``synth --video --from``), so nothing
    the runner benchmark shows was seen in training. ``../shared/data/negatives/`` is never used here:
    it stays a pure test of real scenes and real foreign notes.
@@ -93,6 +94,7 @@ def main() -> None:
     ap.add_argument("--extra-foreign", type=float, default=0.7, help="share of the extra ones with a foreign note")
     ap.add_argument("--name", default="run", help="run folder (WORK/NAME) and models folder (WORK/NAME-models)")
     ap.add_argument("--seconds", type=float, default=60.0, help="length of the test clip")
+    ap.add_argument("--familiarity", type=float, default=0.95, help="gate keep share at export (0: no gate)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     if not DATA.exists() or not WEIGHTS.exists():
@@ -112,7 +114,8 @@ def main() -> None:
                          seed=args.seed)
     result = train(manifest, work / args.name, config, force=True, log=log)
     trained = time.perf_counter() - started
-    exported = export(result.run, work / ("models" if args.name == "run" else f"{args.name}-models"), ("int8", "fp16"), log=log)
+    exported = export(result.run, work / ("models" if args.name == "run" else f"{args.name}-models"), ("int8", "fp16"),
+                      familiarity=args.familiarity or None, log=log)
     clip = work / "clip-test-notes.mp4"
     if not clip.exists():
         make_video(clip, seed=args.seed, seconds=args.seconds, source=test_src)
