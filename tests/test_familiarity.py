@@ -176,7 +176,7 @@ def test_too_few_validation_answers_skip_the_gate_with_a_line(learned_run):
     assert gate is None and len(said) == 1 and "skipped" in said[0]
 
 
-def test_keep_outside_its_range_is_refused(learned_run):
+def test_keep_outside_its_range_is_refused():
     from edgetl.train.familiarity import fit
 
     with pytest.raises(EdgetlError, match="keep"):
