@@ -294,12 +294,13 @@ def export(
     background = "background" if "background" in r.labels else None
     gate = None
     if familiarity:
-        from edgetl.train.familiarity import gate_for_run, gated_model
+        from edgetl.train.familiarity import gate_for_run, gated_model, place_on_quantized
 
         gate = gate_for_run(r, float_model, log=log, keep=familiarity)
         if gate is not None:
-            log(f"familiarity gate: {len(gate.prototypes)} prototypes from {gate.layer}, threshold {gate.threshold:.3f} "
-                f"(keeps {gate.keep:.1%} of {gate.val_notes} right validation answers)")
+            log(f"familiarity gate: {gate.per_class} prototypes per class from {gate.layer}, thresholds "
+                f"{gate.whole.threshold:.3f} (whole picture) and {gate.note.threshold:.3f} (the note) "
+                f"(together keep {gate.keep:.1%} of {gate.val_notes} right validation answers)")
     # The announce threshold is chosen on validation images and its effect reported on test images, so the
     # card's numbers are not measured on the very images that picked the threshold.
     held = {name: _held_out(r, name) for name in ("val", "test")}
@@ -323,9 +324,18 @@ def export(
                 log(f"int8: converting the quantization-aware model ({r.qat_model.name}) with its learned ranges")
             else:
                 log(f"int8: post-training quantization calibrated on {len(calib)} images")
-        if gate is not None:
-            model = gated_model(model, gate, r.labels, background)
-        tflite = convert(model, quant, calib, r.mean, r.std, output_type, from_qat=qat_here)
+        quant_gate = gate
+        tflite = convert(gated_model(model, gate, r.labels, background) if gate else model, quant, calib, r.mean, r.std,
+                         output_type, from_qat=qat_here)
+        if gate is not None and quant == "int8" and len(held["val"][1]):
+            placed = place_on_quantized(tflite, gate, r.labels, background, *held["val"])
+            if placed is not None:
+                log(f"int8: familiarity thresholds placed on the int8 model's own similarities: whole picture "
+                    f"{gate.whole.threshold:.3f} -> {placed.whole.threshold:.3f}, the note {gate.note.threshold:.3f} -> "
+                    f"{placed.note.threshold:.3f}; converting again")
+                quant_gate = placed
+                tflite = convert(gated_model(model, placed, r.labels, background), quant, calib, r.mean, r.std,
+                                 output_type, from_qat=qat_here)
         info = metadata.ClassifierInfo(name=f"{name} ({quant})", description=f"edgetl {r.backbone['name']} "
                                        f"classifier for {', '.join(r.labels)}", version=edgetl.__version__,
                                        labels=r.labels, size=r.size, mean=r.mean, std=r.std)
@@ -356,7 +366,7 @@ def export(
                          output_quantization={"scale": details["output"]["scale"], "zero_point": details["output"]["zero_point"]}
                          if details["output"]["dtype"] in ("uint8", "int8") else None,
                          source_run=str(r.path), backbone={**r.backbone, "size": r.size},
-                         familiarity=gate.summary() if gate is not None else None,
+                         familiarity=quant_gate.summary() if quant_gate is not None else None,
                          created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), edgetl_version=edgetl.__version__)
         if len(held[report_on][1]):
             classifier = Classifier(model_path, card)

@@ -4,19 +4,24 @@ A classifier must spread its probability over the classes it knows, so a Swedish
 "100" in the corner) comes out as "100" rupees at 0.9+ confidence. A "no note" class only helps with what
 it has seen. The gate asks a second question: does this image look like the *training photos of the class
 it was given*? It compares a mid-level feature (print texture, lettering, portrait detail, which separate
-currencies better than the final pooled feature) with prototypes of that class's training photos, and
-moves the probability of an unfamiliar-looking note to background.
+currencies better than the final pooled feature) with prototypes of that class's training photos, twice:
 
-The gate is fitted on training and validation photos only (no foreign notes needed): its threshold keeps a
-chosen share (``keep``, 95 %) of the validation notes the model gets right. It is built into the
-exported graph from ordinary ops, so every runtime (the Pi loop, the Android app) gets it with no code.
+* **whole**: the feature averaged over the whole picture;
+* **note**: the feature averaged where the classifier found its evidence for the class (its class
+  activation map), so a foreign note lying on a familiar towel is judged by the note, not the towel.
+
+Both must look familiar; what an unfamiliar-looking note loses moves to background. The gate is fitted on
+training and validation photos only (no foreign notes needed): its two thresholds together keep a chosen
+share (``keep``, 95 %) of the validation notes the model gets right. It is built into the exported graph
+from ordinary ops, so every runtime (the Pi loop, the Android app) gets it with no code.
 """
 
 from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -27,45 +32,75 @@ from edgetl.data.images import UnreadableImage, load_square
 from edgetl.errors import EdgetlError
 
 GATE_FILE = "familiarity.npz"
+GATE_FORMAT = 2  # 1: the whole-picture probe only (refitted on the next export)
 MIN_VAL_NOTES = 20  # fewer right answers than this cannot place a 97.5 % threshold
-EDGE = 0.02  # the gate goes from 0.05 to 0.95 over +-EDGE of cosine similarity around its centre
+EDGE = 0.02  # each probe goes from 0.05 to 0.95 over +-EDGE of cosine similarity around its centre
 SLOPE = math.log(19) / EDGE
 DEFAULT_KEEP = 0.95  # benchmarks/notes_model.py: 0.975 let 3 more Swedish notes through for 4 more clip frames
+PROBES = ("whole", "note")
+
+
+@dataclass
+class Probe:
+    """One similarity test: cosine of a centred pooled feature with the nearest prototype of a class."""
+
+    center: np.ndarray  # (D,) mean training feature, subtracted before the cosine
+    prototypes: np.ndarray  # (classes x per_class, D), unit length, grouped by class
+    threshold: float  # cosine similarity at which the probe passes 95 %
 
 
 @dataclass
 class Gate:
-    layer: str  # the backbone layer whose globally pooled output is compared
-    center: np.ndarray  # (D,) mean training feature, subtracted before the cosine
-    prototypes: np.ndarray  # (classes x per_class, D), unit length, grouped by class
+    layer: str  # the backbone layer whose pooled output is compared
+    evidence: np.ndarray  # (final channels, classes): the classifier's weights for the note classes (the CAM)
+    whole: Probe  # ``layer`` averaged over the whole picture
+    note: Probe  # ``layer`` averaged with the class's evidence map as weights
     classes: list[str]  # the note labels, in prototype-group order
-    threshold: float  # cosine similarity at which the gate passes 95 %
-    keep: float  # share of right validation answers the threshold keeps
+    keep: float  # share of right validation answers both probes together keep
     val_notes: int  # how many right validation answers it was placed on
 
     @property
     def per_class(self) -> int:
-        return len(self.prototypes) // len(self.classes)
+        return len(self.whole.prototypes) // len(self.classes)
+
+    @property
+    def probes(self) -> dict[str, Probe]:
+        return {"whole": self.whole, "note": self.note}
 
     def summary(self) -> dict:
-        return {"layer": self.layer, "prototypes": int(len(self.prototypes)), "per_class": self.per_class,
-                "threshold": round(float(self.threshold), 4), "keep": self.keep, "fitted_on_val_notes": self.val_notes}
+        return {"layer": self.layer, "probes": list(PROBES), "prototypes": int(sum(len(p.prototypes) for p in self.probes.values())),
+                "per_class": self.per_class, "thresholds": {n: round(float(p.threshold), 4) for n, p in self.probes.items()},
+                "keep": self.keep, "fitted_on_val_notes": self.val_notes}
+
+    def with_thresholds(self, thresholds: dict[str, float]) -> "Gate":
+        """The same gate with other thresholds, e.g. those a card records for its int8 model."""
+        return replace(self, **{n: replace(p, threshold=float(thresholds[n])) for n, p in self.probes.items()})
 
     def save(self, path: str | Path) -> Path:
         buf = io.BytesIO()
-        np.savez(buf, layer=self.layer, center=self.center, prototypes=self.prototypes, classes=np.array(self.classes),
-                 threshold=self.threshold, keep=self.keep, val_notes=self.val_notes)
+        probes = {f"{n}_{field}": getattr(p, field) for n, p in self.probes.items() for field in ("center", "prototypes", "threshold")}
+        np.savez(buf, format=GATE_FORMAT, layer=self.layer, evidence=self.evidence, classes=np.array(self.classes),
+                 keep=self.keep, val_notes=self.val_notes, **probes)
         return write_bytes(Path(path), buf.getvalue())
 
     @classmethod
     def load(cls, path: str | Path) -> "Gate":
+        """Raises EdgetlError for a broken file and for an older format (export then refits)."""
         try:
             with np.load(path) as z:
-                return cls(layer=str(z["layer"]), center=z["center"], prototypes=z["prototypes"],
-                           classes=[str(c) for c in z["classes"]], threshold=float(z["threshold"]),
-                           keep=float(z["keep"]), val_notes=int(z["val_notes"]))
+                version = int(z["format"]) if "format" in z.files else 1
+                if version != GATE_FORMAT:
+                    raise OutdatedGate(f"{path}: familiarity gate format {version}, this edgetl writes {GATE_FORMAT}")
+                probes = {n: Probe(center=z[f"{n}_center"], prototypes=z[f"{n}_prototypes"], threshold=float(z[f"{n}_threshold"]))
+                          for n in PROBES}
+                return cls(layer=str(z["layer"]), evidence=z["evidence"], classes=[str(c) for c in z["classes"]],
+                           keep=float(z["keep"]), val_notes=int(z["val_notes"]), **probes)
         except (OSError, ValueError, KeyError) as exc:
             raise EdgetlError(f"{path}: not a readable familiarity gate ({type(exc).__name__}); delete it to refit") from None
+
+
+class OutdatedGate(EdgetlError):
+    """A gate file written by an older edgetl: refit rather than use."""
 
 
 def feature_layer(net) -> str:
@@ -104,16 +139,51 @@ def _spherical_kmeans(x: np.ndarray, k: int, seed: int, iterations: int = 20) ->
     return centres
 
 
-def _pooled_model(net, layer: str):
+def _layer(model, name: str):
+    """``name`` in a float model, or its wrapper in a quantization-aware one."""
+    names = {layer.name for layer in model.layers}
+    return model.get_layer(name if name in names else f"quant_{name}")
+
+
+def maps_model(net, layer: str):
+    """``net`` also returning ``layer``'s map and the final feature map (the pooled layer's input)."""
     from edgetl.tf_env import keras
 
-    k = keras()
-    return k.Model(net.input, [k.layers.GlobalAveragePooling2D()(net.get_layer(layer).output), net.output])
+    return keras().Model(net.input, [_layer(net, layer).output, _layer(net, "pool").input, net.output])
 
 
-def _run_images(model, paths: Sequence[Path], size: int, mean: float, std: float, batch: int = 32):
-    feats, probs = [], []
-    kept = []
+@dataclass
+class Features:
+    """What both probes need, for every class at once, computed in numpy exactly as the graph does."""
+
+    whole: np.ndarray  # (n, D) layer averaged over the picture
+    weighted: np.ndarray  # (n, classes, D) sum of the layer weighted by each class's evidence
+    weight: np.ndarray  # (n, classes) sum of those weights (0: no evidence anywhere)
+    probs: np.ndarray  # (n, labels)
+
+    def __len__(self) -> int:
+        return len(self.whole)
+
+    def take(self, rows) -> "Features":
+        return Features(self.whole[rows], self.weighted[rows], self.weight[rows], self.probs[rows])
+
+    @classmethod
+    def concat(cls, parts: Sequence["Features"]) -> "Features":
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("whole", "weighted", "weight", "probs")))
+
+
+def features(model, x: np.ndarray, evidence: np.ndarray) -> Features:
+    """Run ``maps_model`` on model-ready images ``x``; ``evidence``: (final channels, classes)."""
+    layer_map, final_map, probs = model.predict(x, verbose=0)
+    n, h, w, d = layer_map.shape
+    fh, fw = final_map.shape[1:3]
+    cells = layer_map.reshape(n, fh, h // fh, fw, w // fw, d).mean((2, 4))  # the layer at the final map's grid
+    weights = np.maximum(np.einsum("nhwk,kc->nhwc", final_map, evidence), 0.0)  # class activation maps, >= 0
+    return Features(layer_map.mean((1, 2)), np.einsum("nhwc,nhwd->ncd", weights, cells), weights.sum((1, 2)), probs)
+
+
+def _read(model, paths: Sequence[Path], size: int, mean: float, std: float, evidence: np.ndarray, batch: int = 32):
+    parts, kept = [], []
     for start in range(0, len(paths), batch):
         images = []
         for i, p in enumerate(paths[start:start + batch], start):
@@ -123,23 +193,39 @@ def _run_images(model, paths: Sequence[Path], size: int, mean: float, std: float
             except UnreadableImage:
                 continue
         if images:
-            f, p = model.predict((np.stack(images).astype(np.float32) - mean) / std, verbose=0)
-            feats.append(f)
-            probs.append(p)
-    if not feats:
-        return np.zeros((0, 1), np.float32), np.zeros((0, 1), np.float32), []
-    return np.concatenate(feats), np.concatenate(probs), kept
+            parts.append(features(model, (np.stack(images).astype(np.float32) - mean) / std, evidence))
+    return (Features.concat(parts) if parts else None), kept
 
 
-def similarities(gate: Gate, features: np.ndarray, predicted: Sequence[str]) -> np.ndarray:
-    """Cosine similarity of each feature to the nearest prototype of its predicted class (nan: not a note)."""
-    sims = _unit(features - gate.center) @ gate.prototypes.T
-    grouped = sims.reshape(len(sims), len(gate.classes), gate.per_class).max(-1)
-    out = np.full(len(sims), np.nan)
-    for i, label in enumerate(predicted):
-        if label in gate.classes:
-            out[i] = grouped[i, gate.classes.index(label)]
+def _vectors(probe_name: str, feats: Features, classes: np.ndarray, center: np.ndarray) -> np.ndarray:
+    """Unit, centred vectors of each row for its class (zero when the class has no evidence in the picture)."""
+    if probe_name == "whole":
+        return _unit(feats.whole - center)
+    rows = np.arange(len(feats))
+    return _unit(feats.weighted[rows, classes] - feats.weight[rows, classes][:, None] * center)
+
+
+def similarities(gate: Gate, feats: Features, predicted: Sequence[str]) -> dict[str, np.ndarray]:
+    """Per probe: cosine similarity of each row to the nearest prototype of its predicted class (nan: not a note)."""
+    known = np.array([label in gate.classes for label in predicted], dtype=bool)
+    classes = np.array([gate.classes.index(label) if ok else 0 for label, ok in zip(predicted, known)], dtype=int)
+    out = {}
+    for name, probe in gate.probes.items():
+        v = _vectors(name, feats, classes, probe.center)
+        grouped = (v @ probe.prototypes.T).reshape(len(v), len(gate.classes), gate.per_class).max(-1)
+        out[name] = np.where(known, grouped[np.arange(len(v)), classes], np.nan)
     return out
+
+
+def _joint_thresholds(sims: np.ndarray, keep: float) -> np.ndarray:
+    """Per-probe thresholds at one shared rank, the strictest whose probes *together* pass ``keep`` of rows."""
+    ranked = np.sort(sims, axis=1)
+    best = ranked[:, 0]
+    for i in range(sims.shape[1]):
+        if (sims >= ranked[:, i:i + 1]).all(0).mean() < keep:
+            break
+        best = ranked[:, i]
+    return best
 
 
 def fit(net, labels: list[str], background: str | None, train: Sequence[tuple[Path, int]], val: Sequence[tuple[Path, int]],
@@ -150,7 +236,8 @@ def fit(net, labels: list[str], background: str | None, train: Sequence[tuple[Pa
         raise EdgetlError(f"familiarity keep must be in [0.5, 1) (got {keep})")
     notes = [label for label in labels if label != background]
     layer = feature_layer(net)
-    model = _pooled_model(net, layer)
+    model = maps_model(net, layer)
+    evidence = _layer(net, "classifier").get_weights()[0][:, [labels.index(c) for c in notes]].astype(np.float32)
     rng = np.random.default_rng(seed)
     by_class: dict[int, list[Path]] = {}
     for path, y in train:
@@ -160,58 +247,145 @@ def fit(net, labels: list[str], background: str | None, train: Sequence[tuple[Pa
         missing = sorted(set(notes) - {labels[y] for y in by_class})
         log(f"familiarity gate skipped: no training photos of {', '.join(missing)}")
         return None
-    chosen = {y: [paths[i] for i in rng.permutation(len(paths))[:images_per_class]] for y, paths in by_class.items()}
-    feats = {y: _run_images(model, paths, size, mean, std)[0] for y, paths in sorted(chosen.items())}
-    unreadable = [labels[y] for y, f in feats.items() if len(f) == 0 or f.shape[1] <= 1]
+    chosen = {notes.index(labels[y]): [paths[i] for i in rng.permutation(len(paths))[:images_per_class]] for y, paths in by_class.items()}
+    parts = {c: _read(model, paths, size, mean, std, evidence)[0] for c, paths in sorted(chosen.items())}
+    unreadable = [notes[c] for c, f in parts.items() if f is None]
     if unreadable:
         log(f"familiarity gate skipped: no readable training photos of {', '.join(unreadable)}")
         return None
-    center = np.concatenate(list(feats.values())).mean(0)
-    prototypes = np.concatenate([_spherical_kmeans(_unit(feats[labels.index(c)] - center), per_class, seed) for c in notes])
-    gate = Gate(layer=layer, center=center.astype(np.float32), prototypes=prototypes.astype(np.float32), classes=notes,
-                threshold=0.0, keep=keep, val_notes=0)
-    val_feats, val_probs, kept = _run_images(model, [p for p, _ in val], size, mean, std)
+    feats = Features.concat(list(parts.values()))
+    own = np.concatenate([np.full(len(f), c) for c, f in parts.items()])
+    rows = np.arange(len(feats))
+    alive = feats.weight[rows, own] > 0
+    centers = {"whole": feats.whole.mean(0),
+               "note": (feats.weighted[rows, own][alive] / feats.weight[rows, own][alive][:, None]).mean(0)}
+    probes = {}
+    for name in PROBES:
+        v = _vectors(name, feats, own, centers[name])
+        keep_rows = alive if name == "note" else np.ones(len(v), bool)
+        protos = [_spherical_kmeans(v[(own == c) & keep_rows] if ((own == c) & keep_rows).any() else v[own == c], per_class, seed)
+                  for c in range(len(notes))]
+        probes[name] = Probe(center=centers[name].astype(np.float32), prototypes=np.concatenate(protos).astype(np.float32), threshold=0.0)
+    gate = Gate(layer=layer, evidence=evidence, classes=notes, keep=keep, val_notes=0, **probes)
+    val_feats, kept = _read(model, [p for p, _ in val], size, mean, std, evidence)
     truth = np.array([val[i][1] for i in kept], dtype=int)
-    predicted = val_probs.argmax(1) if len(kept) else np.zeros(0, int)
+    predicted = val_feats.probs.argmax(1) if val_feats is not None else np.zeros(0, int)
     right = (predicted == truth) & np.array([labels[y] != background for y in truth], dtype=bool)
     if right.sum() < MIN_VAL_NOTES:
         log(f"familiarity gate skipped: {int(right.sum())} right validation answers on notes, needs {MIN_VAL_NOTES}")
         return None
-    sims = similarities(gate, val_feats[right], [labels[y] for y in predicted[right]])
-    gate.threshold = float(np.quantile(sims, 1 - keep)) - EDGE
+    sims = similarities(gate, val_feats.take(right), [labels[y] for y in predicted[right]])
+    thresholds = _joint_thresholds(np.stack([sims[n] for n in PROBES]), keep)
+    for name, t in zip(PROBES, thresholds):
+        gate.probes[name].threshold = float(t) - EDGE
     gate.val_notes = int(right.sum())
     return gate
+
+
+def place_on_quantized(tflite: bytes, gate: Gate, labels: list[str], background: str | None, images: np.ndarray,
+                       truth: np.ndarray) -> Gate | None:
+    """``gate`` with its thresholds placed on a converted model's *own* similarities of validation photos.
+
+    int8 features and the int8 cosine chain drift by ~0.02 from float (the probes' whole edge), so thresholds
+    placed in float do not keep ``keep`` of the int8 model's right answers. Only the gate's final bias depends
+    on the thresholds, so reconverting with the returned gate reproduces these similarities exactly.
+    None: too few right answers (keep the float placement).
+    """
+    from edgetl.tf_env import tf
+
+    with warnings.catch_warnings():  # tf.lite's deprecation notice and "preserve_all_tensors is for debugging"
+        warnings.simplefilter("ignore")
+        interpreter = tf().lite.Interpreter(model_content=tflite, experimental_preserve_all_tensors=True)
+    interpreter.allocate_tensors()
+    inp = interpreter.get_input_details()[0]
+    details = {d["index"]: d for d in interpreter.get_tensor_details()}
+    softmax = [op["outputs"][0] for op in interpreter._get_ops_details() if op["op_name"] == "SOFTMAX"]
+    classes = len(gate.classes)
+    found = {name: d for d in details.values() for name in PROBES
+             if f"familiar_{name}_nearest" in d["name"] and tuple(d["shape"]) == (1, classes)}
+    if set(found) != set(PROBES) or len(softmax) != 1:
+        raise EdgetlError(f"the converted model lost the familiarity gate's tensors (found {sorted(found)}, {len(softmax)} softmax)")
+
+    def value(detail) -> np.ndarray:
+        raw = interpreter.get_tensor(detail["index"])[0].astype(np.float32)
+        scale, zero = detail["quantization"]
+        return (raw - zero) * scale if scale else raw
+
+    # the classifier's own answer (before the gate: a gated note comes out as background) and both similarities
+    sims = {name: np.full(len(images), np.nan, np.float32) for name in PROBES}
+    predicted = np.zeros(len(images), int)
+    for i, image in enumerate(images):
+        x = image[None] if inp["dtype"] == np.uint8 else (image[None].astype(np.int16) - 128).astype(inp["dtype"])
+        interpreter.set_tensor(inp["index"], x)
+        interpreter.invoke()
+        predicted[i] = int(value(details[softmax[0]]).argmax())
+        if labels[predicted[i]] in gate.classes:
+            for name in PROBES:
+                sims[name][i] = value(found[name])[gate.classes.index(labels[predicted[i]])]
+    right = (predicted == truth) & np.array([labels[y] != background for y in truth], dtype=bool)
+    if right.sum() < MIN_VAL_NOTES:
+        return None
+    thresholds = _joint_thresholds(np.stack([sims[n][right] for n in PROBES]), gate.keep)
+    return gate.with_thresholds({n: float(t) - EDGE for n, t in zip(PROBES, thresholds)})
 
 
 def gated_model(net, gate: Gate, labels: list[str], background: str | None):
     """``net`` with the gate appended: one flat functional graph, same input, same output shape.
 
-    A note's probability is multiplied by sigmoid(SLOPE * (similarity - threshold)); what it loses goes to
-    background (without a background class the scores just shrink, and low confidence is silence anyway).
+    A note's probability is multiplied by sigmoid(SLOPE * (similarity - threshold)) of each probe; what it
+    loses goes to background (without a background class the scores just shrink, and low confidence is
+    silence anyway). Only constant-shape reshapes, so no SHAPE/PACK ops that Edge TPU would split off.
     """
     from edgetl.tf_env import keras, tf
 
     k, t = keras(), tf()
-    layer = net.get_layer(gate.layer) if gate.layer in {l.name for l in net.layers} else net.get_layer(f"quant_{gate.layer}")
-    pooled = k.layers.GlobalAveragePooling2D(name="familiar_pool")(layer.output)
-    center = t.constant(gate.center[None], t.float32)
-    unit = k.layers.Lambda(lambda f: t.math.l2_normalize(f - center, axis=-1), name="familiar_unit")(pooled)
-    sims = k.layers.Dense(len(gate.prototypes), use_bias=False, trainable=False, name="familiar_prototypes")
-    grouped = sims(unit)
-    sims.set_weights([gate.prototypes.T])
-    # a constant-shape reshape (not keras' Reshape, whose batch lookup adds SHAPE/PACK ops Edge TPU dislikes)
-    groups = (-1, len(gate.classes), gate.per_class)
-    nearest = k.layers.Lambda(lambda s: t.reduce_max(t.reshape(s, groups), axis=-1), name="familiar_nearest")(grouped)
-    # one sigmoid input per label: SLOPE * (similarity - threshold) for notes, a constant "open" for the rest
-    kernel = np.zeros((len(gate.classes), len(labels)), np.float32)
-    bias = np.full(len(labels), 8.0, np.float32)
-    for i, c in enumerate(gate.classes):
-        kernel[i, labels.index(c)] = SLOPE
-        bias[labels.index(c)] = -SLOPE * gate.threshold
-    to_labels = k.layers.Dense(len(labels), activation="sigmoid", trainable=False, name="familiar_gate")
-    gate_out = to_labels(nearest)
-    to_labels.set_weights([kernel, bias])
-    kept = k.layers.Multiply(name="familiar_kept")([net.output, gate_out])
+    classes, per = len(gate.classes), gate.per_class
+    layer_map = _layer(net, gate.layer).output
+    final_map = _layer(net, "pool").input
+    fh, fw = final_map.shape[1:3]
+    h, w, d = layer_map.shape[1:]
+
+    def nearest(vectors, probe: Probe, name: str):
+        """Unit vectors, (B, D) or (B*classes, D) -> cosine to the nearest prototype of every class."""
+        dense = k.layers.Dense(len(probe.prototypes), use_bias=False, trainable=False, name=f"familiar_{name}_prototypes")
+        sims = dense(vectors)
+        dense.set_weights([probe.prototypes.T])
+        if name == "whole":  # (B, classes x per) -> (B, classes)
+            return k.layers.Lambda(lambda s: t.reduce_max(t.reshape(s, (-1, classes, per)), axis=-1), name=f"familiar_{name}_nearest")(sims)
+        # row c of each picture is class c's vector against every class's prototypes: keep the diagonal
+        diagonal = t.constant(np.eye(classes, dtype=np.float32)[None])
+        return k.layers.Lambda(lambda s: t.reduce_sum(t.reduce_max(t.reshape(s, (-1, classes, classes, per)), axis=-1) * diagonal, axis=-1),
+                               name=f"familiar_{name}_nearest")(sims)
+
+    # whole picture: the layer averaged, centred, unit length
+    whole_center = t.constant(gate.whole.center[None], t.float32)
+    pooled = k.layers.GlobalAveragePooling2D(name="familiar_whole_pool")(layer_map)
+    whole = k.layers.Lambda(lambda f: t.math.l2_normalize(f - whole_center, axis=-1), name="familiar_whole_unit")(pooled)
+    # the note: the layer on the final grid, weighted by each class's activation map
+    cam = k.layers.Conv2D(classes, 1, use_bias=False, trainable=False, name="familiar_evidence")
+    weights = k.layers.ReLU(name="familiar_evidence_relu")(cam(final_map))
+    cam.set_weights([gate.evidence[None, None]])
+    cells = k.layers.AveragePooling2D((h // fh, w // fw), name="familiar_cells")(layer_map)
+    note_center = t.constant(gate.note.center[None, None, None], t.float32)
+    centred = k.layers.Lambda(lambda f: f - note_center, name="familiar_note_centre")(cells)
+    cells_n = fh * fw
+    weighted = k.layers.Lambda(
+        lambda a: t.reduce_sum(t.reshape(a[0], (-1, cells_n, classes, 1)) * t.reshape(a[1], (-1, cells_n, 1, d)), axis=1),
+        name="familiar_note_pool")([weights, centred])
+    # (B*classes, D): a Dense on a rank-3 tensor would add SHAPE/GATHER ops
+    note = k.layers.Lambda(lambda v: t.math.l2_normalize(t.reshape(v, (-1, d)), axis=-1), name="familiar_note_unit")(weighted)
+    gates = []
+    for name, vectors, probe in (("whole", whole, gate.whole), ("note", note, gate.note)):
+        # one sigmoid input per label: SLOPE * (similarity - threshold) for notes, a constant "open" for the rest
+        kernel = np.zeros((classes, len(labels)), np.float32)
+        bias = np.full(len(labels), 8.0, np.float32)
+        for i, c in enumerate(gate.classes):
+            kernel[i, labels.index(c)] = SLOPE
+            bias[labels.index(c)] = -SLOPE * probe.threshold
+        to_labels = k.layers.Dense(len(labels), activation="sigmoid", trainable=False, name=f"familiar_{name}_gate")
+        gates.append(to_labels(nearest(vectors, probe, name)))
+        to_labels.set_weights([kernel, bias])
+    kept = k.layers.Multiply(name="familiar_kept")([net.output, *gates])
     if background is None:
         return k.Model(net.input, kept, name=f"{net.name}_gated")
     onehot = t.constant(np.eye(len(labels), dtype=np.float32)[labels.index(background)][None])
@@ -224,9 +398,13 @@ def gate_for_run(run, net, log: Callable[[str], None] = print, keep: float = DEF
     path = Path(run.path) / GATE_FILE
     background = "background" if "background" in run.labels else None
     if path.exists() and not refit:
-        gate = Gate.load(path)
-        if gate.keep == keep and gate.classes == [label for label in run.labels if label != background]:
-            return gate
+        try:
+            gate = Gate.load(path)
+        except OutdatedGate as exc:
+            log(f"{exc}; refitting")
+        else:
+            if gate.keep == keep and gate.classes == [label for label in run.labels if label != background]:
+                return gate
     log(f"familiarity gate: fitting on {run.path.name}'s training and validation photos (keep {keep:.1%})")
     train = [(s.path, s.label) for s in run.split("train").samples]
     val = [(s.path, s.label) for s in run.split("val").samples]
