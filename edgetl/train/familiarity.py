@@ -257,6 +257,9 @@ def fit(net, labels: list[str], background: str | None, train: Sequence[tuple[Pa
     own = np.concatenate([np.full(len(f), c) for c, f in parts.items()])
     rows = np.arange(len(feats))
     alive = feats.weight[rows, own] > 0
+    if not alive.any():
+        log("familiarity gate skipped: the classifier finds no evidence for any class in its own training photos")
+        return None
     centers = {"whole": feats.whole.mean(0),
                "note": (feats.weighted[rows, own][alive] / feats.weight[rows, own][alive][:, None]).mean(0)}
     probes = {}
