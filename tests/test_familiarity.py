@@ -236,3 +236,15 @@ def test_keep_outside_its_range_is_refused():
 
     with pytest.raises(EdgetlError, match="keep"):
         fit(None, ["a", "b"], None, [], [], 96, 127.5, 127.5, keep=1.0)
+
+
+def test_placing_thresholds_on_a_model_without_the_gate_is_one_line(plain_int8, run_and_gate, photos):
+    from pathlib import Path
+
+    from edgetl.train.familiarity import place_on_quantized
+
+    _, gate = run_and_gate
+    images, truth, classes = photos
+    with pytest.raises(EdgetlError, match="lost the familiarity gate's tensors") as err:
+        place_on_quantized(Path(plain_int8.files["int8"]["model"]).read_bytes(), gate, classes, "background", images, truth)
+    assert "\n" not in str(err.value)
