@@ -248,3 +248,30 @@ def test_placing_thresholds_on_a_model_without_the_gate_is_one_line(plain_int8, 
     with pytest.raises(EdgetlError, match="lost the familiarity gate's tensors") as err:
         place_on_quantized(Path(plain_int8.files["int8"]["model"]).read_bytes(), gate, classes, "background", images, truth)
     assert "\n" not in str(err.value)
+
+
+def test_a_new_keep_moves_only_the_thresholds_and_another_model_refits(learned_run, run_and_gate, tmp_path):
+    import shutil
+    from dataclasses import replace
+
+    from edgetl.export.convert import Run
+    from edgetl.train.familiarity import GATE_FILE, Gate, gate_for_run
+    from edgetl.train.trainer import load_run_model
+
+    _, gate = run_and_gate
+    shutil.copytree(learned_run.run, tmp_path / "run")
+    run, net = Run.open(tmp_path / "run"), load_run_model(tmp_path / "run")
+    said: list[str] = []
+    stricter = gate_for_run(run, net, log=said.append, keep=0.9)
+    assert said == ["familiarity gate: placing its thresholds again for keep 90.0%"]
+    assert stricter.keep == 0.9 and stricter.val_notes == gate.val_notes
+    for name, probe in gate.probes.items():
+        assert np.array_equal(stricter.probes[name].prototypes, probe.prototypes)
+        assert stricter.probes[name].threshold >= probe.threshold
+    assert sum(stricter.probes[n].threshold > p.threshold for n, p in gate.probes.items()) >= 1
+    assert Gate.load(tmp_path / "run" / GATE_FILE).summary() == stricter.summary()
+    # a gate fitted for another model.keras (the run was trained again) is refitted, not reused
+    replace(stricter, model_sha256="0" * 64).save(tmp_path / "run" / GATE_FILE)
+    said.clear()
+    refitted = gate_for_run(run, net, log=said.append, keep=0.9)
+    assert "fitted for another model.keras" in said[0] and refitted.model_sha256 == gate.model_sha256 != ""

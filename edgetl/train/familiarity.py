@@ -58,6 +58,7 @@ class Gate:
     classes: list[str]  # the note labels, in prototype-group order
     keep: float  # share of right validation answers both probes together keep
     val_notes: int  # how many right validation answers it was placed on
+    model_sha256: str = ""  # the model.keras it was fitted for: a retrained run refits
 
     @property
     def per_class(self) -> int:
@@ -80,7 +81,7 @@ class Gate:
         buf = io.BytesIO()
         probes = {f"{n}_{field}": getattr(p, field) for n, p in self.probes.items() for field in ("center", "prototypes", "threshold")}
         np.savez(buf, format=GATE_FORMAT, layer=self.layer, evidence=self.evidence, classes=np.array(self.classes),
-                 keep=self.keep, val_notes=self.val_notes, **probes)
+                 keep=self.keep, val_notes=self.val_notes, model_sha256=self.model_sha256, **probes)
         return write_bytes(Path(path), buf.getvalue())
 
     @classmethod
@@ -94,7 +95,7 @@ class Gate:
                 probes = {n: Probe(center=z[f"{n}_center"], prototypes=z[f"{n}_prototypes"], threshold=float(z[f"{n}_threshold"]))
                           for n in PROBES}
                 return cls(layer=str(z["layer"]), evidence=z["evidence"], classes=[str(c) for c in z["classes"]],
-                           keep=float(z["keep"]), val_notes=int(z["val_notes"]), **probes)
+                           keep=float(z["keep"]), val_notes=int(z["val_notes"]), model_sha256=str(z["model_sha256"]) if "model_sha256" in z.files else "", **probes)
         except (OSError, ValueError, KeyError) as exc:
             raise EdgetlError(f"{path}: not a readable familiarity gate ({type(exc).__name__}); delete it to refit") from None
 
@@ -270,7 +271,15 @@ def fit(net, labels: list[str], background: str | None, train: Sequence[tuple[Pa
                   for c in range(len(notes))]
         probes[name] = Probe(center=centers[name].astype(np.float32), prototypes=np.concatenate(protos).astype(np.float32), threshold=0.0)
     gate = Gate(layer=layer, evidence=evidence, classes=notes, keep=keep, val_notes=0, **probes)
-    val_feats, kept = _read(model, [p for p, _ in val], size, mean, std, evidence)
+    return place(gate, net, labels, background, val, size, mean, std, keep, log)
+
+
+def place(gate: Gate, net, labels: list[str], background: str | None, val: Sequence[tuple[Path, int]], size: int,
+          mean: float, std: float, keep: float, log: Callable[[str], None] = print) -> Gate | None:
+    """``gate`` with thresholds that together keep ``keep`` of ``net``'s right validation answers (prototypes as they are)."""
+    if not 0.5 <= keep < 1.0:
+        raise EdgetlError(f"familiarity keep must be in [0.5, 1) (got {keep})")
+    val_feats, kept = _read(maps_model(net, gate.layer), [p for p, _ in val], size, mean, std, gate.evidence)
     truth = np.array([val[i][1] for i in kept], dtype=int)
     predicted = val_feats.probs.argmax(1) if val_feats is not None else np.zeros(0, int)
     right = (predicted == truth) & np.array([labels[y] != background for y in truth], dtype=bool)
@@ -279,10 +288,8 @@ def fit(net, labels: list[str], background: str | None, train: Sequence[tuple[Pa
         return None
     sims = similarities(gate, val_feats.take(right), [labels[y] for y in predicted[right]])
     thresholds = _joint_thresholds(np.stack([sims[n] for n in PROBES]), keep)
-    for name, t in zip(PROBES, thresholds):
-        gate.probes[name].threshold = float(t) - EDGE
-    gate.val_notes = int(right.sum())
-    return gate
+    placed = gate.with_thresholds({n: float(t) - EDGE for n, t in zip(PROBES, thresholds)})
+    return replace(placed, keep=keep, val_notes=int(right.sum()))
 
 
 def place_on_quantized(tflite: bytes, gate: Gate, labels: list[str], background: str | None, images: np.ndarray,
@@ -398,20 +405,33 @@ def gated_model(net, gate: Gate, labels: list[str], background: str | None):
 
 def gate_for_run(run, net, log: Callable[[str], None] = print, keep: float = DEFAULT_KEEP, refit: bool = False) -> Gate | None:
     """The run's fitted gate (fitted now and saved beside model.keras the first time)."""
+    from edgetl.card import sha256_file
+
     path = Path(run.path) / GATE_FILE
     background = "background" if "background" in run.labels else None
+    val = [(s.path, s.label) for s in run.split("val").samples]
+    model_sha256 = sha256_file(Path(run.path) / "model.keras")
     if path.exists() and not refit:
         try:
             gate = Gate.load(path)
         except OutdatedGate as exc:
             log(f"{exc}; refitting")
         else:
-            if gate.keep == keep and gate.classes == [label for label in run.labels if label != background]:
+            if gate.model_sha256 != model_sha256:
+                log(f"familiarity gate: {path.name} was fitted for another model.keras (retrained?); refitting")
+            elif gate.classes == [label for label in run.labels if label != background] and gate.layer == feature_layer(net):
+                if gate.keep == keep:
+                    return gate
+                # the prototypes do not depend on keep: only the thresholds move
+                log(f"familiarity gate: placing its thresholds again for keep {keep:.1%}")
+                gate = place(gate, net, run.labels, background, val, run.size, run.mean, run.std, keep, log)
+                if gate is not None:
+                    gate.save(path)
                 return gate
     log(f"familiarity gate: fitting on {run.path.name}'s training and validation photos (keep {keep:.1%})")
     train = [(s.path, s.label) for s in run.split("train").samples]
-    val = [(s.path, s.label) for s in run.split("val").samples]
     gate = fit(net, run.labels, background, train, val, run.size, run.mean, run.std, keep=keep, log=log)
     if gate is not None:
+        gate = replace(gate, model_sha256=model_sha256)
         gate.save(path)
     return gate
