@@ -33,10 +33,10 @@ from edgetl.errors import EdgetlError
 
 GATE_FILE = "familiarity.npz"
 GATE_FORMAT = 2  # 1: the whole-picture probe only (refitted on the next export)
-MIN_VAL_NOTES = 20  # fewer right answers than this cannot place a 97.5 % threshold
+MIN_VAL_NOTES = 20  # fewer right answers than this cannot place the thresholds
 EDGE = 0.02  # each probe goes from 0.05 to 0.95 over +-EDGE of cosine similarity around its centre
 SLOPE = math.log(19) / EDGE
-DEFAULT_KEEP = 0.95  # benchmarks/notes_model.py: 0.975 let 3 more Swedish notes through for 4 more clip frames
+DEFAULT_KEEP = 0.95  # chosen with negatives/ in view: BENCHMARKS.md, "The familiarity gate"
 PROBES = ("whole", "note")
 
 
@@ -46,7 +46,7 @@ class Probe:
 
     center: np.ndarray  # (D,) mean training feature, subtracted before the cosine
     prototypes: np.ndarray  # (classes x per_class, D), unit length, grouped by class
-    threshold: float  # cosine similarity at which the probe passes 95 %
+    threshold: float  # centre of the probe's edge: passes 50 % here, 95 % at threshold + EDGE
 
 
 @dataclass
@@ -94,8 +94,9 @@ class Gate:
                     raise OutdatedGate(f"{path}: familiarity gate format {version}, this edgetl writes {GATE_FORMAT}")
                 probes = {n: Probe(center=z[f"{n}_center"], prototypes=z[f"{n}_prototypes"], threshold=float(z[f"{n}_threshold"]))
                           for n in PROBES}
+                sha = str(z["model_sha256"]) if "model_sha256" in z.files else ""
                 return cls(layer=str(z["layer"]), evidence=z["evidence"], classes=[str(c) for c in z["classes"]],
-                           keep=float(z["keep"]), val_notes=int(z["val_notes"]), model_sha256=str(z["model_sha256"]) if "model_sha256" in z.files else "", **probes)
+                           keep=float(z["keep"]), val_notes=int(z["val_notes"]), model_sha256=sha, **probes)
         except (OSError, ValueError, KeyError) as exc:
             raise EdgetlError(f"{path}: not a readable familiarity gate ({type(exc).__name__}); delete it to refit") from None
 
@@ -218,6 +219,16 @@ def similarities(gate: Gate, feats: Features, predicted: Sequence[str]) -> dict[
     return out
 
 
+def _right_notes(predicted: np.ndarray, truth: np.ndarray, labels: list[str], background: str | None) -> np.ndarray:
+    return (predicted == truth) & np.array([labels[y] != background for y in truth], dtype=bool)
+
+
+def _placed(gate: Gate, sims: dict[str, np.ndarray], keep: float) -> Gate:
+    """``gate`` with thresholds placed on right answers' similarities ``sims`` (one array per probe)."""
+    thresholds = _joint_thresholds(np.stack([sims[n] for n in PROBES]), keep)
+    return gate.with_thresholds({n: float(t) - EDGE for n, t in zip(PROBES, thresholds)})
+
+
 def _joint_thresholds(sims: np.ndarray, keep: float) -> np.ndarray:
     """Per-probe thresholds at one shared rank, the strictest whose probes *together* pass ``keep`` of rows."""
     ranked = np.sort(sims, axis=1)
@@ -282,14 +293,12 @@ def place(gate: Gate, net, labels: list[str], background: str | None, val: Seque
     val_feats, kept = _read(maps_model(net, gate.layer), [p for p, _ in val], size, mean, std, gate.evidence)
     truth = np.array([val[i][1] for i in kept], dtype=int)
     predicted = val_feats.probs.argmax(1) if val_feats is not None else np.zeros(0, int)
-    right = (predicted == truth) & np.array([labels[y] != background for y in truth], dtype=bool)
+    right = _right_notes(predicted, truth, labels, background)
     if right.sum() < MIN_VAL_NOTES:
         log(f"familiarity gate skipped: {int(right.sum())} right validation answers on notes, needs {MIN_VAL_NOTES}")
         return None
     sims = similarities(gate, val_feats.take(right), [labels[y] for y in predicted[right]])
-    thresholds = _joint_thresholds(np.stack([sims[n] for n in PROBES]), keep)
-    placed = gate.with_thresholds({n: float(t) - EDGE for n, t in zip(PROBES, thresholds)})
-    return replace(placed, keep=keep, val_notes=int(right.sum()))
+    return replace(_placed(gate, sims, keep), keep=keep, val_notes=int(right.sum()))
 
 
 def place_on_quantized(tflite: bytes, gate: Gate, labels: list[str], background: str | None, images: np.ndarray,
@@ -332,11 +341,10 @@ def place_on_quantized(tflite: bytes, gate: Gate, labels: list[str], background:
         if labels[predicted[i]] in gate.classes:
             for name in PROBES:
                 sims[name][i] = value(found[name])[gate.classes.index(labels[predicted[i]])]
-    right = (predicted == truth) & np.array([labels[y] != background for y in truth], dtype=bool)
+    right = _right_notes(predicted, truth, labels, background)
     if right.sum() < MIN_VAL_NOTES:
         return None
-    thresholds = _joint_thresholds(np.stack([sims[n][right] for n in PROBES]), gate.keep)
-    return gate.with_thresholds({n: float(t) - EDGE for n, t in zip(PROBES, thresholds)})
+    return _placed(gate, {n: sims[n][right] for n in PROBES}, gate.keep)
 
 
 def gated_model(net, gate: Gate, labels: list[str], background: str | None):
