@@ -156,6 +156,31 @@ def test_preprocessing_straight_into_the_input_buffer_matches_the_copying_path(c
         Preprocessor(clf.input.size, out=np.zeros((clf.input.size + 1, clf.input.size, 3), np.uint8))
 
 
+def test_preprocessing_trims_to_an_exact_multiple_and_box_averages():
+    """VGA -> 448 px centre -> exact 2x2 means; a ratio with no multiple near falls back to pyramid + bilinear."""
+    import cv2
+
+    from edgetl.runtime.preprocess import Preprocessor
+
+    pre = Preprocessor(224)
+    rows, cols, halvings, interpolation = pre.plan(480, 640)
+    assert (rows, cols, halvings, interpolation) == (slice(16, 464), slice(96, 544), 0, cv2.INTER_AREA)
+    frame = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    blocks = frame[16:464, 96:544].astype(np.int32).reshape(224, 2, 224, 2, 3).sum(axis=(1, 3))
+    expected = ((blocks + 2) // 4).astype(np.uint8)[:, :, ::-1]  # rounded means, BGR -> RGB
+    assert np.abs(pre(frame).astype(np.int16) - expected).max() <= 1
+
+    assert pre.plan(720, 1280)[:2] == (slice(24, 696), slice(304, 976))  # 720 -> 672 = 3 x 224
+    rows, cols, halvings, interpolation = pre.plan(1080, 1920)  # 1080 is 4.8 x 224: trimming would cut 17 %
+    assert (rows, cols, halvings, interpolation) == (slice(0, 1080), slice(420, 1500), 1, cv2.INTER_LINEAR)
+    assert Preprocessor(224).plan(100, 120)[3] == cv2.INTER_LINEAR  # smaller than the model: upscale
+
+    roi = Preprocessor(50, roi=(10, 20, 105, 52))  # pixels: 105 -> 100 wide, 52 -> 50 tall
+    assert roi.plan(480, 640)[:2] == (slice(21, 71), slice(12, 112))
+    with pytest.raises(EdgetlError, match="outside"):
+        Preprocessor(50, roi=(700, 0, 10, 10)).plan(480, 640)
+
+
 # ---------------------------------------------------------------------------------------- camera failure
 
 

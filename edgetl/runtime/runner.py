@@ -288,15 +288,8 @@ def _open_button(pin: int, on_press: Callable[[], None], warn: Callable[[str], N
 
 def _region_box(pre, shape) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1) of the part of the frame the model sees (for the overlay)."""
-    h, w = shape[:2]
-    if pre.roi is None:
-        side = min(h, w)
-        y, x = (h - side) // 2, (w - side) // 2
-        return x, y, x + side, y + side
-    x, y, rw, rh = pre.roi
-    if max(x, y, rw, rh) <= 1.0:
-        x, y, rw, rh = x * w, y * h, rw * w, rh * h
-    return int(max(0, x)), int(max(0, y)), int(min(w, x + rw)), int(min(h, y + rh))
+    rows, cols = pre.plan(shape[0], shape[1])[:2]
+    return cols.start, rows.start, cols.stop, rows.stop
 
 
 def _now_iso() -> str:

@@ -30,9 +30,9 @@ enum class InputKind {
  * model card: centre square crop of the sensor frame, rotate upright by the frame's
  * rotationDegrees, resize to [size] x [size], then raw bytes / normalised floats.
  *
- * Resizing averages k x k samples per output pixel (k = crop side / size, at most [MAX_K]),
- * which is OpenCV's INTER_AREA (what the Raspberry Pi runner uses) whenever the crop is an exact
- * multiple of the input size, and close to it otherwise.
+ * Resizing averages k x k samples per output pixel (k = crop side / size, at most [MAX_K]).
+ * The crop is trimmed to an exact multiple of the input size when that costs little (see
+ * [centreCrop]), and then this is OpenCV's INTER_AREA, what the Raspberry Pi runner uses.
  *
  * No per-frame allocation: the source offsets of every sample are computed once per frame
  * geometry, [input] is one direct buffer reused for every frame, and normalisation is a
@@ -148,7 +148,7 @@ class Preprocessor(
         require(pixelStride >= 3) { "Preprocessor: RGBA frames need pixelStride >= 3, got $pixelStride" }
         require(rowStride >= width * pixelStride) { "Preprocessor: rowStride $rowStride < width * pixelStride" }
 
-        val crop = centreCrop(width, height)
+        val crop = centreCrop(width, height, size)
         val k = samplesFor(crop.side, size)
         val table = IntArray(size * size * k * k)
         var o = 0
@@ -183,8 +183,20 @@ class Preprocessor(
         /** Upper bound on samples per axis: 8 x 8 = 64 reads per output pixel at most. */
         const val MAX_K = 8
 
-        fun centreCrop(width: Int, height: Int): Crop {
-            val side = minOf(width, height)
+        /** How much of the square's side may be trimmed to make it an exact multiple of the input size. */
+        const val MAX_TRIM = 0.10
+
+        /**
+         * The centre square; with [size], shrunk about its centre to a multiple of [size] when that
+         * trims at most [MAX_TRIM] of the side (VGA: 480 -> 448 for 224), as the Pi runner does, so
+         * both runtimes average exact k x k boxes and see the same pixels.
+         */
+        fun centreCrop(width: Int, height: Int, size: Int = 0): Crop {
+            var side = minOf(width, height)
+            if (size > 0) {
+                val k = side / size
+                if (k >= 1 && side - k * size <= MAX_TRIM * side) side = k * size
+            }
             return Crop((width - side) / 2, (height - side) / 2, side)
         }
 

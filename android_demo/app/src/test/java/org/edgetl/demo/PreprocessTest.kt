@@ -36,6 +36,15 @@ class PreprocessTest {
     }
 
     @Test
+    fun centreCropTrimsToAnExactMultipleLikeThePiRunner() {
+        assertEquals(Preprocessor.Crop(96, 16, 448), Preprocessor.centreCrop(640, 480, 224)) // 2 x 224
+        assertEquals(Preprocessor.Crop(304, 24, 672), Preprocessor.centreCrop(1280, 720, 224)) // 3 x 224
+        assertEquals(Preprocessor.Crop(420, 0, 1080), Preprocessor.centreCrop(1920, 1080, 224)) // 17 %: kept
+        assertEquals(Preprocessor.Crop(80, 0, 480), Preprocessor.centreCrop(640, 480, 96)) // 5 x 96 already
+        assertEquals(Preprocessor.Crop(0, 0, 100), Preprocessor.centreCrop(100, 100, 224)) // smaller than size
+    }
+
+    @Test
     fun identityWhenCropEqualsSizeWithoutRotation() {
         val (frame, row) = coordFrame(6, 4)
         val p = Preprocessor(4, InputKind.UINT8)
