@@ -163,16 +163,21 @@ def test_preprocessing_trims_to_an_exact_multiple_and_box_averages():
     from edgetl.runtime.preprocess import Preprocessor
 
     pre = Preprocessor(224)
-    rows, cols, halvings, interpolation = pre.plan(480, 640)
-    assert (rows, cols, halvings, interpolation) == (slice(16, 464), slice(96, 544), 0, cv2.INTER_AREA)
+    rows, cols, pyramid, interpolation = pre.plan(480, 640)
+    assert (rows, cols, pyramid, interpolation) == (slice(16, 464), slice(96, 544), [], cv2.INTER_AREA)
     frame = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
     blocks = frame[16:464, 96:544].astype(np.int32).reshape(224, 2, 224, 2, 3).sum(axis=(1, 3))
     expected = ((blocks + 2) // 4).astype(np.uint8)[:, :, ::-1]  # rounded means, BGR -> RGB
     assert np.abs(pre(frame).astype(np.int16) - expected).max() <= 1
 
     assert pre.plan(720, 1280)[:2] == (slice(24, 696), slice(304, 976))  # 720 -> 672 = 3 x 224
-    rows, cols, halvings, interpolation = pre.plan(1080, 1920)  # 1080 is 4.8 x 224: trimming would cut 17 %
-    assert (rows, cols, halvings, interpolation) == (slice(0, 1080), slice(420, 1500), 1, cv2.INTER_LINEAR)
+    rows, cols, pyramid, interpolation = pre.plan(1080, 1920)  # 1080 is 4.8 x 224: trimming would cut 17 %
+    assert (rows, cols, interpolation) == (slice(0, 1080), slice(420, 1500), cv2.INTER_LINEAR)
+    assert [level.shape for level in pyramid] == [(540, 540, 3)]  # one halving, into a buffer kept for reuse
+    big = np.random.default_rng(1).integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
+    half = cv2.pyrDown(big[:, 420:1500])
+    expected = cv2.cvtColor(cv2.resize(half, (224, 224), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
+    assert np.array_equal(pre(big), expected) and np.array_equal(pyramid[0], half)  # written in place
     assert Preprocessor(224).plan(100, 120)[3] == cv2.INTER_LINEAR  # smaller than the model: upscale
 
     roi = Preprocessor(50, roi=(10, 20, 105, 52))  # pixels: 105 -> 100 wide, 52 -> 50 tall

@@ -39,7 +39,7 @@ class Preprocessor:
         if out is not None and (out.shape != (size, size, 3) or out.dtype != np.uint8 or not out.flags.c_contiguous):
             raise ValueError(f"out must be a contiguous {size}x{size}x3 uint8 array")
         self.out = out if out is not None else np.empty((size, size, 3), np.uint8)
-        self._plans: dict[tuple[int, int], tuple[slice, slice, int, int]] = {}
+        self._plans: dict[tuple[int, int], tuple[slice, slice, list[np.ndarray], int]] = {}
 
     def _region_bounds(self, h: int, w: int) -> tuple[slice, slice]:
         if self.roi is None:
@@ -55,8 +55,8 @@ class Preprocessor:
             raise EdgetlError(f"--roi lies outside the {w}x{h} frame")
         return slice(y0, y1), slice(x0, x1)
 
-    def plan(self, h: int, w: int) -> tuple[slice, slice, int, int]:
-        """(rows, cols, pyramid halvings, interpolation) for an h x w frame; worked out once per frame size."""
+    def plan(self, h: int, w: int) -> tuple[slice, slice, list[np.ndarray], int]:
+        """(rows, cols, pyramid buffers, interpolation) for an h x w frame; worked out once per frame size."""
         plan = self._plans.get((h, w))
         if plan is None:
             rows, cols = self._region_bounds(h, w)
@@ -64,15 +64,15 @@ class Preprocessor:
             if rows is None or cols is None:
                 rows, cols = self._region_bounds(h, w)
                 exact = False
-            halvings = 0
+            pyramid: list[np.ndarray] = []
             if not exact:
-                # No exact multiple nearby: halve with a Gaussian pyramid until bilinear no longer aliases
-                # (< 3x), since INTER_AREA at an odd ratio costs ~10x more than bilinear.
-                side = min(rows.stop - rows.start, cols.stop - cols.start)
-                while side >= 3 * self.size:
-                    side = (side + 1) // 2
-                    halvings += 1
-            plan = rows, cols, halvings, cv2.INTER_AREA if exact else cv2.INTER_LINEAR
+                # No exact multiple nearby: halve with a Gaussian pyramid (into buffers kept for the next
+                # frame) until bilinear no longer aliases (< 3x); INTER_AREA at an odd ratio costs ~10x more.
+                ch, cw = rows.stop - rows.start, cols.stop - cols.start
+                while min(ch, cw) >= 3 * self.size:
+                    ch, cw = (ch + 1) // 2, (cw + 1) // 2
+                    pyramid.append(np.empty((ch, cw, 3), np.uint8))
+            plan = rows, cols, pyramid, cv2.INTER_AREA if exact else cv2.INTER_LINEAR
             self._plans[(h, w)] = plan
         return plan
 
@@ -87,10 +87,10 @@ class Preprocessor:
 
     def __call__(self, frame_bgr: np.ndarray) -> np.ndarray:
         """Return the RGB model input (a reused buffer: valid until the next call)."""
-        rows, cols, halvings, interpolation = self.plan(frame_bgr.shape[0], frame_bgr.shape[1])
+        rows, cols, pyramid, interpolation = self.plan(frame_bgr.shape[0], frame_bgr.shape[1])
         crop = frame_bgr[rows, cols]
-        for _ in range(halvings):
-            crop = cv2.pyrDown(crop)
+        for level in pyramid:
+            crop = cv2.pyrDown(crop, dst=level, dstsize=(level.shape[1], level.shape[0]))
         cv2.resize(crop, (self.size, self.size), dst=self.out, interpolation=interpolation)
         cv2.cvtColor(self.out, cv2.COLOR_BGR2RGB, dst=self.out)
         return self.out
