@@ -25,6 +25,7 @@ from edgetl.data.folders import LabelledSet, list_images, read_manifest
 from edgetl.data.images import UnreadableImage, load_square
 from edgetl.errors import EdgetlError
 from edgetl.export import metadata
+from edgetl.train.familiarity import DEFAULT_KEEP
 
 QUANTIZATIONS = ("int8", "fp16", "dynamic", "float32")
 INT8_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "AVERAGE_POOL_2D", "FULLY_CONNECTED", "SOFTMAX", "RESHAPE",
@@ -268,7 +269,7 @@ def export(
     android: str | Path | None = None,
     name: str | None = None,
     target_precision: float = 0.995,
-    familiarity: float | None = 0.95,  # edgetl.train.familiarity.DEFAULT_KEEP
+    familiarity: float | None = DEFAULT_KEEP,
     log: Callable[[str], None] = print,
 ) -> ExportResult:
     """Export ``run`` in each of ``quantizations``; write model, card and report atomically per file.

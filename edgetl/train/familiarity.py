@@ -219,6 +219,11 @@ def similarities(gate: Gate, feats: Features, predicted: Sequence[str]) -> dict[
     return out
 
 
+def _check_keep(keep: float) -> None:
+    if not 0.5 <= keep < 1.0:
+        raise EdgetlError(f"familiarity keep must be in [0.5, 1) (got {keep})")
+
+
 def _right_notes(predicted: np.ndarray, truth: np.ndarray, labels: list[str], background: str | None) -> np.ndarray:
     return (predicted == truth) & np.array([labels[y] != background for y in truth], dtype=bool)
 
@@ -244,8 +249,7 @@ def fit(net, labels: list[str], background: str | None, train: Sequence[tuple[Pa
         size: int, mean: float, std: float, per_class: int = 64, images_per_class: int = 300, keep: float = DEFAULT_KEEP,
         seed: int = 0, log: Callable[[str], None] = print) -> Gate | None:
     """Fit the gate for ``net`` on its run's training and validation photos; None when it cannot be placed."""
-    if not 0.5 <= keep < 1.0:
-        raise EdgetlError(f"familiarity keep must be in [0.5, 1) (got {keep})")
+    _check_keep(keep)
     notes = [label for label in labels if label != background]
     layer = feature_layer(net)
     model = maps_model(net, layer)
@@ -277,9 +281,11 @@ def fit(net, labels: list[str], background: str | None, train: Sequence[tuple[Pa
     probes = {}
     for name in PROBES:
         v = _vectors(name, feats, own, centers[name])
-        keep_rows = alive if name == "note" else np.ones(len(v), bool)
-        protos = [_spherical_kmeans(v[(own == c) & keep_rows] if ((own == c) & keep_rows).any() else v[own == c], per_class, seed)
-                  for c in range(len(notes))]
+        usable = alive if name == "note" else np.ones(len(v), bool)  # a photo with no evidence has no note vector
+        protos = []
+        for c in range(len(notes)):
+            rows_c = (own == c) & usable
+            protos.append(_spherical_kmeans(v[rows_c if rows_c.any() else own == c], per_class, seed))
         probes[name] = Probe(center=centers[name].astype(np.float32), prototypes=np.concatenate(protos).astype(np.float32), threshold=0.0)
     gate = Gate(layer=layer, evidence=evidence, classes=notes, keep=keep, val_notes=0, **probes)
     return place(gate, net, labels, background, val, size, mean, std, keep, log)
@@ -288,8 +294,7 @@ def fit(net, labels: list[str], background: str | None, train: Sequence[tuple[Pa
 def place(gate: Gate, net, labels: list[str], background: str | None, val: Sequence[tuple[Path, int]], size: int,
           mean: float, std: float, keep: float, log: Callable[[str], None] = print) -> Gate | None:
     """``gate`` with thresholds that together keep ``keep`` of ``net``'s right validation answers (prototypes as they are)."""
-    if not 0.5 <= keep < 1.0:
-        raise EdgetlError(f"familiarity keep must be in [0.5, 1) (got {keep})")
+    _check_keep(keep)
     val_feats, kept = _read(maps_model(net, gate.layer), [p for p, _ in val], size, mean, std, gate.evidence)
     truth = np.array([val[i][1] for i in kept], dtype=int)
     predicted = val_feats.probs.argmax(1) if val_feats is not None else np.zeros(0, int)
