@@ -90,3 +90,16 @@ def test_runs_with_tensorflow_unimportable(tiny_models):
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["p50"] > 0 and out["n"] == 2 and out["loaded"] == []
     assert out["runtime"] != "tensorflow.lite"
+
+
+def test_preprocess_benchmark_times_both_methods_on_a_real_clip():
+    """benchmarks/preprocess.py end to end on a short make_video clip: the VGA plan and both timings."""
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "preprocess.py"), "--frames", "10", "--calls", "30",
+                           "--rounds", "1", "--json"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    assert report["frame"] == "640x480" and report["preprocessor_crop"] == "448x448"
+    assert report["preprocessor_method"] == "box (INTER_AREA)"
+    for method in ("bilinear, full square", "Preprocessor"):
+        row = report["methods"][method]
+        assert row["calls"] == 30 and 0 < row["p50_ms"] <= row["p95_ms"]
