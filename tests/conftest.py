@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -14,6 +15,22 @@ os.environ.setdefault("EDGETL_PROGRESS", "0")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SHARED_WEIGHTS = SHARED / "weights" / "mobilenet_v2_1.0_224_imagenet_from_coral_int8ptq_no_top.h5"
+
+
+def assert_agrees(reference: np.ndarray, probs: np.ndarray, overall: float = 0.8, decisive_margin: float = 0.25) -> None:
+    """``probs`` (e.g. int8) names what ``reference`` (float) names, wherever the reference is decisive.
+
+    The small learned fixture is unsure of about one photo in seven, and which photos those are depends on
+    the CPU's float kernels (AVX2 and AVX-512 builds of oneDNN train slightly different models); there a
+    quantized model may rightly pick the runner-up. So the bar is strict only where the reference's answer is
+    clear of its runner-up, and loose overall. A broken conversion agrees at chance (about one in seven).
+    """
+    same = reference.argmax(1) == probs.argmax(1)
+    assert same.mean() >= overall, f"agreement {same.mean():.3f} < {overall}"
+    ranked = np.sort(reference, axis=1)
+    decisive = ranked[:, -1] - ranked[:, -2] >= decisive_margin
+    assert decisive.sum() >= len(same) // 3, f"only {decisive.sum()} of {len(same)} reference answers are decisive"
+    assert same[decisive].mean() >= 0.97, f"agreement {same[decisive].mean():.3f} on {decisive.sum()} decisive answers"
 
 
 def need_shared(*parts: str) -> Path:

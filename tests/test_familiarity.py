@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pytest
 
+from conftest import assert_agrees
+
 from edgetl.errors import EdgetlError
 
 pytestmark = pytest.mark.slow
@@ -164,7 +166,7 @@ def test_int8_export_carries_the_gate_in_integer_ops(learned_export, run_and_gat
     float_gated = gated_model(load_run_model(run), gate.with_thresholds(int8_thresholds), classes, "background")
     float_probs = float_gated.predict(backbones.to_model_input(images), verbose=0)
     int8 = Classifier(result.files["int8"]["model"]).predict(images)
-    assert float((float_probs.argmax(1) == int8.argmax(1)).mean()) >= 0.9
+    assert_agrees(float_probs, int8)
 
 
 def test_int8_gate_keeps_its_share_of_the_int8_models_right_answers(learned_export, learned_run, run_and_gate, plain_int8):
@@ -182,7 +184,10 @@ def test_int8_gate_keeps_its_share_of_the_int8_models_right_answers(learned_expo
     gated = Classifier(result.files["int8"]["model"]).predict(images).argmax(1)
     right = (plain == truth) & (truth != val.classes.index("background"))
     kept = float((gated[right] == truth[right]).mean())
-    assert gate.keep - 0.05 <= kept <= 1.0, kept
+    # ``keep`` is a share of a few dozen photos: allow three binomial standard deviations, not a fixed 5 points
+    n = int(right.sum())
+    assert n >= 30, n
+    assert kept >= gate.keep - 3 * np.sqrt(gate.keep * (1 - gate.keep) / n) - 1 / n, (kept, n)
 
 
 @pytest.fixture(scope="module")
