@@ -22,8 +22,10 @@ import numpy as np
 
 from edgetl.card import ModelCard, find_card
 from edgetl.errors import EdgetlError
+from edgetl.metrics import SILENT, classification_report, predicted, selective
 
 NONE_LABEL = "none"  # the true label of a negative: nothing should be announced
+SILENT_LABEL = "(silent)"  # what a gate-rejected all-zero output "predicts"
 # Class folders with one of these names hold negatives when the model has no label of that name.
 NEGATIVE_NAMES = frozenset({"negative", "negatives", "none", "no_note", "no-note", "not_a_note", "not-a-note",
                             "non_note", "non_notes", "distractors"})
@@ -203,8 +205,8 @@ def _subsample(n: int, limit: int | None) -> np.ndarray:
 
 
 def _at_threshold(t: float, y: np.ndarray, probs: np.ndarray, silent: list[int]) -> dict:
-    conf, pred = probs.max(axis=1), probs.argmax(axis=1)
-    spoken = (conf >= t) & ~np.isin(pred, silent)
+    conf, pred = probs.max(axis=1), predicted(probs)
+    spoken = (conf >= t) & ~np.isin(pred, silent) & (pred != SILENT)
     pos, neg = y >= 0, y < 0
     n_spoken = int(spoken.sum())
     correct = int((spoken & (pred == y)).sum())
@@ -233,7 +235,6 @@ def evaluate(model: str | Path, data=None, split: str = "test", compare: str | P
     top-1 of ``model`` minus top-1 of ``compare``, in percentage points.
     """
     from edgetl.data.images import UnreadableImage, read_rgb, resize_square
-    from edgetl.metrics import classification_report, selective
     from edgetl.progress import track
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
@@ -294,14 +295,14 @@ def evaluate(model: str | Path, data=None, split: str = "test", compare: str | P
         if other is not None:
             probs_other.append(other.predict(batch[other.size])[:, other_order])
         for j, (label, path) in enumerate(zip(labels_chunk, paths_chunk)):
-            pred = int(p_main[j].argmax())
-            wrong = pred != label if label >= 0 else pred not in silent
+            pred = int(predicted(p_main[j : j + 1])[0])
+            wrong = pred != label if label >= 0 else pred not in silent and pred != SILENT
             if not wrong:
                 continue
             n_mistakes += 1
-            conf = float(p_main[j, pred])
+            conf = float(p_main[j].max())
             item = {"path": str(path), "true": main.labels[label] if label >= 0 else NONE_LABEL,
-                    "predicted": main.labels[pred], "confidence": round(conf, 4)}
+                    "predicted": main.labels[pred] if pred != SILENT else SILENT_LABEL, "confidence": round(conf, 4)}
             if len(worst) < GALLERY_ITEMS or conf > worst[0][0]:
                 item["image"] = resize_square(batch[main.size][j], min(THUMB, main.size))
                 entry = (conf, n_mistakes, item)
@@ -331,14 +332,15 @@ def evaluate(model: str | Path, data=None, split: str = "test", compare: str | P
         report["card_threshold"] = _at_threshold(main.card.announce_threshold, y, probs, silent)
 
     if neg.any():
-        pred_neg = probs[neg].argmax(axis=1)
+        pred_neg = predicted(probs[neg])
         chosen = next((r for r in curve if r["threshold"] == sel["threshold"]), None)
         report["negatives"] = {
             "count": int(neg.sum()),
             "threshold": sel["threshold"],
             "false_announcements": chosen["false_announcements"] if chosen else None,
-            "top1_silent": int(np.isin(pred_neg, silent).sum()),
-            "top1_predictions": {main.labels[i]: int((pred_neg == i).sum()) for i in np.unique(pred_neg)},
+            "top1_silent": int((np.isin(pred_neg, silent) | (pred_neg == SILENT)).sum()),
+            "top1_predictions": {main.labels[i] if i != SILENT else SILENT_LABEL: int((pred_neg == i).sum())
+                                 for i in np.unique(pred_neg)},
             "curve": [{"threshold": r["threshold"], "false_announcements": r["false_announcements"]} for r in curve],
         }
     mistakes = [item for _, _, item in sorted(worst, key=lambda e: -e[0])]
@@ -355,7 +357,7 @@ def evaluate(model: str | Path, data=None, split: str = "test", compare: str | P
             "top1_model": top_a,
             "top1_compare": top_b,
             "accuracy_diff": round((top_a - top_b) * 100, 2) if top_a is not None and top_b is not None else None,
-            "agreement": round(float((probs.argmax(axis=1) == probs_b.argmax(axis=1)).mean()), 4),
+            "agreement": round(float((predicted(probs) == predicted(probs_b)).mean()), 4),
             "max_prob_diff": round(float(np.abs(probs - probs_b).max()), 4),
             "per_class": other_report["per_class"],
             "threshold": other_sel["threshold"],
@@ -405,7 +407,8 @@ def format_report(report: dict) -> str:
         extra.append(f"{len(report['unreadable'])} unreadable skipped")
     where = f" [{report['split']}]" if report.get("split") else ""
     lines.append(f"data    {report['data']}{where}: {report['count']} images" + (f" ({', '.join(extra)})" if extra else ""))
-    lines.append(f"top-1   {_pct(report['top1']).strip()}")
+    lines.append(f"top-1   {_pct(report['top1']).strip()}" + (f" (answered {report['answered']}, silent {report['silent']}: "
+                                                               "a silent note counts as missed)" if report.get("silent") else ""))
     width = max([5] + [len(c) for c in report["per_class"]])
     lines.append(f"  {'class':<{width}}  precision  recall     f1  support")
     for c, r in report["per_class"].items():

@@ -13,27 +13,52 @@ def confusion(y_true: Sequence[int], y_pred: Sequence[int], n: int) -> np.ndarra
     return cm
 
 
+SILENT = -1  # the "prediction" of an all-zero output: a gate that moved a note's probability to nowhere
+
+
+def predicted(probs: np.ndarray) -> np.ndarray:
+    """Arg-max per row, or SILENT where the model gave no probability at all.
+
+    A familiarity gate on a model without a ``background`` class rejects a photo by zeroing every score;
+    that is silence, and counting it as the first label would turn a refusal into a wrong answer.
+    """
+    probs = np.asarray(probs, np.float32)
+    if probs.size == 0:
+        return np.zeros(len(probs), int)
+    return np.where(probs.max(axis=1) > 0, probs.argmax(axis=1), SILENT)
+
+
 def classification_report(y_true, probs: np.ndarray, classes: Sequence[str]) -> dict:
-    """Top-1, per-class precision/recall/F1 and the confusion matrix (rows = truth)."""
+    """Top-1, per-class precision/recall/F1 and the confusion matrix (rows = truth).
+
+    Silent outputs (see ``predicted``) count against top-1 and recall, never against a class's precision;
+    ``answered`` and ``silent`` say how many photos got an answer.
+    """
     y_true = np.asarray(y_true, int)
     probs = np.asarray(probs, np.float32)
     n = len(classes)
     if y_true.size == 0:
-        return {"count": 0, "top1": None, "per_class": {}, "confusion": np.zeros((n, n), int).tolist(), "classes": list(classes)}
-    y_pred = probs.argmax(axis=1)
-    cm = confusion(y_true, y_pred, n)
+        return {"count": 0, "top1": None, "answered": 0, "silent": 0, "per_class": {},
+                "confusion": np.zeros((n, n), int).tolist(), "classes": list(classes)}
+    y_pred = predicted(probs)
+    said = y_pred != SILENT
+    cm = confusion(y_true[said], y_pred[said], n)
+    support = np.bincount(y_true, minlength=n)
     tp = np.diag(cm).astype(float)
     precision = np.divide(tp, cm.sum(axis=0), out=np.zeros(n), where=cm.sum(axis=0) > 0)
-    recall = np.divide(tp, cm.sum(axis=1), out=np.zeros(n), where=cm.sum(axis=1) > 0)
+    recall = np.divide(tp, support, out=np.zeros(n), where=support > 0)
     f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(n), where=(precision + recall) > 0)
+    silent_by_class = np.bincount(y_true[~said], minlength=n)
     per_class = {
         c: {"precision": round(float(precision[i]), 4), "recall": round(float(recall[i]), 4),
-            "f1": round(float(f1[i]), 4), "support": int(cm[i].sum())}
+            "f1": round(float(f1[i]), 4), "support": int(support[i]), "silent": int(silent_by_class[i])}
         for i, c in enumerate(classes)
     }
     return {
         "count": int(y_true.size),
         "top1": round(float((y_pred == y_true).mean()), 4),
+        "answered": int(said.sum()),
+        "silent": int((~said).sum()),
         "per_class": per_class,
         "confusion": cm.tolist(),
         "classes": list(classes),
@@ -52,8 +77,8 @@ def selective(y_true, probs: np.ndarray, thresholds: Sequence[float] | None = No
     if thresholds is None:
         thresholds = [round(t, 3) for t in np.concatenate([np.arange(0.30, 0.899, 0.05), np.arange(0.90, 0.999, 0.01)])]
     conf = probs.max(axis=1)
-    pred = probs.argmax(axis=1)
-    speakable = ~np.isin(pred, list(silent))
+    pred = predicted(probs)
+    speakable = ~np.isin(pred, list(silent)) & (pred != SILENT)
     rows = []
     for t in thresholds:
         spoken = speakable & (conf >= t)

@@ -318,3 +318,45 @@ def test_tflite_evaluation_needs_no_tensorflow(tiny, tmp_path):
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["count"] == 40 and out["top1"] >= 0.9
     assert (tmp_path / "o" / "misclassified.png").is_file()
+
+
+def test_a_gate_rejected_all_zero_output_is_silence_not_the_first_label(tiny, tmp_path):
+    """A model without a background class says "no" by zeroing every score (the familiarity gate does so).
+
+    Here a real .tflite keeps blue and green and zeroes its output for red photos. Counting those as the
+    first label ("blue") would hand blue ten false answers; they are silence: missed, never announced.
+    """
+    import shutil
+
+    import edgetl.tf_env  # noqa: F401
+    from edgetl.card import ModelCard, sha256_file
+    from edgetl.evaluate import SILENT_LABEL, evaluate
+    from edgetl.tf_env import keras, tf
+
+    k = keras()
+    base = k.models.load_model(tiny["run"] / "model.keras", compile=False)
+    probs = base.output
+    refuse = k.layers.Dense(1, trainable=False, name="is_red")(probs)  # 1 for red, 0 otherwise, as a layer
+    keep = k.layers.Activation("relu")(k.layers.Dense(1, trainable=False, name="keep")(refuse))
+    gated = k.layers.Multiply()([k.layers.Dense(3, trainable=False, name="notes")(probs), keep])
+    model = k.Model(base.input, gated)
+    model.get_layer("is_red").set_weights([np.array([[0], [0], [0], [2.0]], np.float32), np.array([-1.0], np.float32)])
+    model.get_layer("keep").set_weights([np.array([[-1e4]], np.float32), np.array([1.0], np.float32)])
+    model.get_layer("notes").set_weights([np.eye(4, dtype=np.float32)[:, 1:], np.zeros(3, np.float32)])
+    path = tmp_path / "no_background.tflite"
+    path.write_bytes(tf().lite.TFLiteConverter.from_keras_model(model).convert())
+    labels = ["blue", "green", "red"]
+    ModelCard(name="no_background", model_file=path.name, labels=labels, input_size=SIZE, input_dtype="float32",
+              quantization="float32", sha256=sha256_file(path), size_bytes=path.stat().st_size,
+              normalization={"mean": 127.5, "std": 127.5}).save(path.with_suffix(".json"))
+    data = tmp_path / "notes"
+    for c in labels:
+        shutil.copytree(tiny["tree"] / "test" / c, data / c)
+
+    report = evaluate(path, data, progress=False)
+    assert report["count"] == 30 and report["silent"] >= 8 and report["answered"] == 30 - report["silent"]
+    assert report["per_class"]["red"]["silent"] == report["silent"] and report["per_class"]["red"]["recall"] == 0.0
+    assert report["per_class"]["blue"]["precision"] == 1.0, report["per_class"]["blue"]  # not charged with red photos
+    assert report["top1"] <= round(2 / 3, 4)
+    assert {m["predicted"] for m in report["mistakes"]["worst"]} == {SILENT_LABEL}
+    assert all(row["wrong"] == 0 for row in report["selective"]["curve"])  # silence is never a spoken wrong answer
