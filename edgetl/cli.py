@@ -36,6 +36,8 @@ def synth(
     seed: int = typer.Option(0, help="Same seed, same images."),
     denominations: str = typer.Option("10,20,50,100,200,500", help="Comma-separated note values."),
     no_background: bool = typer.Option(False, "--no-background", help="Leave out the 'background' (no note) class."),
+    background_only: bool = typer.Option(False, "--background-only",
+                                         help="Write only the 'background' class: the no-note folder to train beside real photos."),
     source: Optional[Path] = typer.Option(None, "--from", help="Composite real note photos from this class-folder set."),
     backgrounds: Optional[Path] = typer.Option(None, "--background", help="Folder of scene photos to use as backgrounds."),
     foreign_notes: float = typer.Option(0.3, help="Share of 'background' images showing a made-up foreign note (must stay silent)."),
@@ -54,6 +56,7 @@ def synth(
         return
     summary = synthesis.make_dataset(out, per_class=per_class, size=size, seed=seed, denominations=values,
                                      background=not no_background, source=source, backgrounds=backgrounds,
+                                     background_only=background_only,
                                      foreign_notes=foreign_notes)
     counts = ", ".join(f"{k}: {v}" for k, v in summary["counts"].items())
     _emit(summary, as_json, f"wrote {sum(summary['counts'].values())} images to {out} ({counts})")

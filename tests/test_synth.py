@@ -302,3 +302,20 @@ def test_bad_video_input_is_one_clear_error(tmp_path):
     with pytest.raises(EdgetlError, match="width and height"):
         make_video(tmp_path / "clip.mp4", size=(16, 64), fps=5)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_background_only_writes_the_no_note_folder_to_train_beside_real_photos(tmp_path):
+    """`edgetl synth OUT --background-only`: one class, `background`, some pictures with a made-up foreign note."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "no-note"
+    exe = Path(sys.executable).with_name("edgetl")
+    proc = subprocess.run([str(exe), "synth", str(out), "--background-only", "--per-class", "20", "--size", "96",
+                           "--foreign-notes", "0.5"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["background"]
+    assert len(list((out / "background").glob("*.jpg"))) == 20
+    notes = json.loads((out / "annotations.json").read_text())
+    assert notes["classes"] == ["background"] and notes["foreign_notes"] == 0.5
+    assert all(item["quad"] is None for item in notes["images"])  # no rupee note anywhere

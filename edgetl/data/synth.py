@@ -1090,13 +1090,14 @@ def _notes_and_scenes(source, denominations, backgrounds, note_width: int, seed:
 
 def make_dataset(out, per_class: int = 60, size: int = 224, seed: int = 0, denominations=DEFAULT_DENOMINATIONS,
                  background: bool = True, source=None, backgrounds=None, foreign_notes: float = 0.3,
-                 progress: bool = True) -> dict:
+                 progress: bool = True, background_only: bool = False) -> dict:
     """Write ``per_class`` photo-like images per class into ``out/<class>/<class>_NNNN.jpg``.
 
     Classes are the denominations (or, with ``source``, the class folders of that data set) plus
     ``background`` (scenes with no note) unless ``background=False``; that share ``foreign_notes`` of the
     background images shows a note of a made-up currency, which must stay silent. ``out/annotations.json`` gives
     every image's note quadrilateral and box in output pixels (null for background images).
+    ``background_only`` writes just the ``background`` class: the "no note" folder to put beside real photos.
     Images are written into a hidden folder beside ``out`` and moved into place at the end, so an
     interrupted run leaves nothing half-written; an earlier synth output at ``out`` is replaced.
     Returns {"out", "classes", "counts", "seconds", "annotations"}.
@@ -1114,6 +1115,8 @@ def make_dataset(out, per_class: int = 60, size: int = 224, seed: int = 0, denom
     note_width = int(np.clip(round(size * 1.5), 160, _HI_WIDTH))
     notes, labels, scene_paths = _notes_and_scenes(source, denominations, backgrounds, note_width, seed)
     pool = _ImagePool(scene_paths, max_side=max(2 * size, 320)) if scene_paths else None
+    if background_only:
+        labels, background = [], True
     classes = sorted(labels + ([BACKGROUND_LABEL] if background else []), key=natural_key)
     jobs = [(c, i) for c in classes for i in range(per_class)]
     foreign = _ForeignNotes(note_width)
