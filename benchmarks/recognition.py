@@ -1,0 +1,194 @@
+"""How well does the default recipe name real notes, and stay silent on foreign ones? (issue: the model a blind user can trust)
+
+    .venv/bin/python benchmarks/recognition.py --work /tmp/rec --protocol lofo:inr-parul --name R0
+    .venv/bin/python benchmarks/recognition.py --work /tmp/rec --protocol holdout --name R0 --set label_smoothing=0
+
+One recipe, one protocol, one row:
+
+* ``holdout``: the four shared photo folders plus a synthetic ``background`` folder, split by
+  ``edgetl train`` itself (seeded 80/10/10); scored on the untouched test part.
+* ``lofo:FOLDER``: leave one photographer out. Train (and validate) on the other three folders plus the
+  background, test on *every* photo of FOLDER: a photographer the model never saw, like a user's own phone.
+
+The run is ``train()`` + ``export(..., ("int8",))`` with the library defaults unless ``--set`` overrides a
+training option or ``--familiarity`` the gate; the int8 file is then scored exactly as shipped (raw
+uint8 pixels in, the card's announce threshold): top-1 (a silent answer to a note counts as wrong),
+coverage and precision at the card threshold, the best coverage at >= 99.5 % precision, and how many
+``negatives/`` (Swedish notes, scenes; never trained on) are announced at the card threshold.
+Writes ``benchmarks/results/recognition-NAME-PROTOCOL.json`` and prints one markdown row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from paths import DATA, ROOT, WEIGHTS  # noqa: E402  (also puts edgetl on the path)
+
+from edgetl.atomic import write_json  # noqa: E402
+from edgetl.data.folders import LabelledSet, Sample, natural_key, scan, split, write_manifest  # noqa: E402
+
+PHOTO_FOLDERS = ("inr-photos", "inr-scans", "inr-handheld", "inr-parul")
+TARGET = 0.995
+
+
+def background_folder(work: Path, count: int, size: int) -> Path:
+    """``edgetl synth --background-only``: scenes with no note, some with a made-up foreign note."""
+    from edgetl.data.synth import make_dataset
+
+    out = work / f"no-note-{count}"
+    if not (out / "annotations.json").exists():
+        make_dataset(out, per_class=count, size=size, seed=0, background_only=True, progress=False)
+    return out
+
+
+def lofo_manifest(work: Path, held_out: str, background: Path) -> Path:
+    """train/val from every other folder (+ background), test = all of ``held_out`` (+ its share of background)."""
+    others = [DATA / f for f in PHOTO_FOLDERS if f != held_out]
+    known = split(scan(others + [background]), val=0.1, test=0.1, seed=0)
+    classes = known["train"].classes
+    unseen = scan(DATA / held_out)
+    index = {c: i for i, c in enumerate(classes)}
+    missing = [c for c in unseen.classes if c not in index]
+    test = [Sample(s.path, index[unseen.classes[s.label]]) for s in unseen.samples if unseen.classes[s.label] in index]
+    bg = index.get("background")
+    test += [s for s in known["test"].samples if s.label == bg]
+    parts = {"train": known["train"], "val": known["val"], "test": LabelledSet(classes, test)}
+    if missing:
+        print(f"note: {held_out} classes {missing} are unknown to the other folders and left out", file=sys.stderr)
+    return write_manifest(parts, work / f"lofo-{held_out}.json", seed=0)
+
+
+def source_of(path: Path) -> str:
+    parts = Path(path).parts
+    return next((f for f in PHOTO_FOLDERS if f in parts), "background")
+
+
+def predict_file(model: Path, paths: list[Path], size: int) -> np.ndarray:
+    from edgetl.data.images import load_square
+    from edgetl.runtime.interpreter import Classifier
+
+    clf = Classifier(model, threads=2)
+    out = []
+    for i in range(0, len(paths), 64):
+        out.append(clf.predict(np.stack([load_square(p, size) for p in paths[i : i + 64]])))
+    return np.concatenate(out)
+
+
+def score(probs: np.ndarray, truth: np.ndarray, labels: list[str], threshold: float | None) -> dict:
+    """Top-1 and the speaker's view: which answers it would say, and how many of those are right."""
+    bg = labels.index("background") if "background" in labels else -1
+    conf, pred = probs.max(1), probs.argmax(1)
+    pred = np.where(conf > 0, pred, -1)  # a gate-rejected all-zero output is silence, not the first label
+    notes = truth != bg
+    speakable = (pred != bg) & (pred >= 0)
+    row = {"notes": int(notes.sum()), "top1": round(float((pred[notes] == truth[notes]).mean()), 4),
+           "silent_notes": round(float((~speakable[notes]).mean()), 4)}
+    order = np.argsort(-np.where(speakable, conf, -1.0))
+    right = (pred == truth)[order] & speakable[order]
+    spoken_mask = speakable[order]
+    cum_right, cum_spoken = np.cumsum(right), np.cumsum(spoken_mask)
+    precision = cum_right / np.maximum(cum_spoken, 1)
+    ok = np.flatnonzero((precision >= TARGET) & spoken_mask)
+    row["best_coverage_at_99_5"] = round(float(cum_spoken[ok[-1]] / notes.sum()), 4) if ok.size else 0.0
+    if threshold is not None:
+        spoken = speakable & (conf >= threshold)
+        n = int(spoken[notes].sum())
+        row["card_threshold"] = threshold
+        row["coverage_at_card"] = round(n / notes.sum(), 4)
+        row["precision_at_card"] = round(float((pred[spoken & notes] == truth[spoken & notes]).mean()), 4) if n else 1.0
+        row["wrong_at_card"] = int((spoken & notes & (pred != truth)).sum())
+        row["background_announced"] = int((spoken & ~notes).sum())
+    return row
+
+
+def negatives(model: Path, size: int, threshold: float | None, labels: list[str]) -> dict:
+    out = {}
+    for name in ("sek-notes", "scenes"):
+        paths = sorted(p for p in (DATA / "negatives" / name).iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+        probs = predict_file(model, paths, size)
+        bg = labels.index("background") if "background" in labels else -1
+        conf, pred = probs.max(1), probs.argmax(1)
+        said = (pred != bg) & (conf > 0) & (conf >= (threshold if threshold is not None else 2.0))
+        out[name] = {"count": len(paths), "announced": int(said.sum())}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", type=Path, required=True, help="scratch folder; the feature cache lives in WORK/cache")
+    ap.add_argument("--protocol", default="lofo:inr-parul", help="holdout | lofo:FOLDER")
+    ap.add_argument("--name", required=True, help="name of the recipe (row)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="TrainConfig override (JSON value)")
+    ap.add_argument("--familiarity", type=float, default=None, help="gate keep share (default: export's default; 0: off)")
+    ap.add_argument("--background", type=int, default=600, help="synthetic no-note pictures")
+    ap.add_argument("--reuse", action="store_true", help="reuse an existing trained run of the same name (export and score only)")
+    args = ap.parse_args()
+    from edgetl.export.convert import export
+    from edgetl.train.config import TrainConfig
+    from edgetl.train.trainer import train
+
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    overrides = {k: json.loads(v) if v[:1] in "0123456789-[{tfn\"" else v for k, v in (s.split("=", 1) for s in args.set)}
+    config = TrainConfig(weights=str(WEIGHTS), cache_dir=str(work / "cache"), **overrides)
+    bg = background_folder(work, args.background, 224)
+    if args.protocol == "holdout":
+        data = [DATA / f for f in PHOTO_FOLDERS] + [bg]
+    elif args.protocol.startswith("lofo:"):
+        data = lofo_manifest(work, args.protocol.split(":", 1)[1], bg)
+    else:
+        sys.exit(f"unknown protocol {args.protocol}")
+    tag = f"{args.name}-{args.protocol.replace(':', '-')}"
+    run = work / tag
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    started = time.perf_counter()
+    if args.reuse and (run / "model.keras").exists():
+        metrics = json.loads((run / "metrics.json").read_text())
+        train_s = metrics.get("seconds")
+    else:
+        result = train(data, run, config, force=True, log=log)
+        metrics, train_s = result.metrics, round(time.perf_counter() - started, 1)
+    keep = args.familiarity
+    kwargs = {} if keep is None else {"familiarity": keep or None}
+    models = work / f"{tag}-models{'' if keep is None else f'-gate{keep:g}'}"
+    exported = export(run, models, ("int8",), log=log, **kwargs)
+    entry = exported.files["int8"]
+    card = json.loads(Path(entry["card"]).read_text())
+    labels, size, threshold = card["labels"], card["input"]["size"], card.get("announce_threshold")
+    from edgetl.data.folders import read_manifest
+
+    test = read_manifest(run / "split.json")["test"]
+    paths = [s.path for s in test.samples]
+    truth = np.array([labels.index(test.classes[s.label]) for s in test.samples])
+    probs = predict_file(Path(entry["model"]), paths, size)
+    by_source = {}
+    sources = np.array([source_of(p) for p in paths])
+    for src in sorted(set(sources) - {"background"}):
+        m = (sources == src) | (sources == "background")
+        by_source[src] = score(probs[m], truth[m], labels, threshold)
+    summary = {
+        "command": " ".join(["benchmarks/recognition.py", *sys.argv[1:]]),
+        "name": args.name, "protocol": args.protocol, "overrides": overrides, "familiarity": card.get("familiarity") is not None,
+        "train_seconds": train_s, "float_test_top1": metrics["test"]["top1"], "float_val_top1": metrics["val"]["top1"],
+        "int8": score(probs, truth, labels, threshold), "by_source": by_source,
+        "negatives": negatives(Path(entry["model"]), size, threshold, labels),
+        "size_bytes": Path(entry["model"]).stat().st_size, "model": str(entry["model"]),
+    }
+    dest = ROOT / "benchmarks" / "results" / f"recognition-{tag}{'' if keep is None else f'-gate{keep:g}'}.json"
+    write_json(dest, summary)
+    i, n = summary["int8"], summary["negatives"]
+    print(f"| {args.name} | {args.protocol} | {'gate' if summary['familiarity'] else 'no gate'} | {i['top1']:.1%} | "
+          f"{i.get('coverage_at_card', 0):.1%} @ {i.get('precision_at_card', 0):.2%} (t={threshold}) | "
+          f"{i['best_coverage_at_99_5']:.1%} | {n['sek-notes']['announced']}/{n['sek-notes']['count']} | "
+          f"{n['scenes']['announced']}/{n['scenes']['count']} | {train_s} s | {summary['size_bytes'] / 1e6:.2f} MB |")
+    print(json.dumps(summary, indent=1), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
