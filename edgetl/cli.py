@@ -279,7 +279,8 @@ def run_device(
     lang: str = typer.Option("en", help="Phrase language (en, hi, or one in a phrases.json beside the model)."),
     phrases: Optional[Path] = typer.Option(None, help="phrases.json to use (default: beside the model, else built in)."),
     engine: str = typer.Option("espeak", help="espeak, pyttsx3 or print."),
-    speak_cmd: Optional[str] = typer.Option(None, "--speak-cmd", help="Your own TTS command, e.g. 'piper-say {text}'."),
+    speak_cmd: Optional[str] = typer.Option(None, "--speak-cmd", help="Your own TTS command, e.g. 'piper-say {text}' "
+                                           "(never run by a shell; {text} must be a whole argument, or left out for stdin)."),
     voice: Optional[str] = typer.Option(None, help="Voice for the engine (default: from the phrases)."),
     rate: Optional[int] = typer.Option(None, help="Words per minute."),
     no_speech: bool = typer.Option(False, "--no-speech", help="Print announcements instead of speaking."),
@@ -384,7 +385,7 @@ def report(
 def _interrupted_line(argv: list[str]) -> str:
     """The one line Ctrl-C leaves behind; a training run says how to continue."""
     if argv[:1] == ["train"]:
-        return "interrupted: the run folder keeps its finished stages (the same command with --resume continues)"
+        return "interrupted: the run folder keeps its finished stages; run the same command again (--resume continues)"
     return "interrupted: finished artefacts are kept"
 
 

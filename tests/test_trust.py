@@ -189,7 +189,7 @@ def test_ctrl_c_during_train_exits_130_with_one_line(synth_data, tmp_path):
     err = "".join(seen) + err
     assert proc.returncode == 130, err[-2000:]
     lines = [line for line in err.splitlines() if line.startswith("interrupted:")]
-    assert len(lines) == 1 and lines[0].endswith("(the same command with --resume continues)")
+    assert len(lines) == 1 and lines[0].endswith("(--resume continues)")
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
 
 
