@@ -136,6 +136,14 @@ def test_usage_and_user_errors_exit_2(tmp_path):
     assert proc.returncode == 2 and len(error_lines(proc)) == 1
 
 
+@pytest.mark.slow
+def test_export_strict_gate_that_finds_a_problem_exits_1(tiny_run, tmp_path):
+    proc = edgetl("export", str(tiny_run.run), "--int8", "--output-type", "float32", "--strict", "--familiarity", "0",
+                  "--calibration-count", "10", "--out", str(tmp_path / "models"))
+    lines = error_lines(proc)
+    assert proc.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: --strict:"), proc.stderr[-2000:]
+
+
 DYING_CAMERA = """
 import numpy as np
 from edgetl.runtime import sources
