@@ -280,7 +280,7 @@ def test_second_writer_waits_for_the_cache_and_nothing_is_lost(tmp_path):
         assert h5["data"].shape == (25, 4)
 
 
-def test_really_corrupt_cache_is_replaced(tmp_path):
+def test_really_corrupt_cache_is_replaced_and_a_failed_open_keeps_no_lock(tmp_path):
     from edgetl.train.features import FeatureCache
 
     path = tmp_path / "features.h5"
@@ -288,6 +288,14 @@ def test_really_corrupt_cache_is_replaced(tmp_path):
     with FeatureCache(path, (4,), {}) as cache:
         assert len(cache.index) == 0
         cache.add_many(["a"], np.zeros((1, 4)))
+    with pytest.raises(EdgetlError, match="expected"):
+        FeatureCache(path, (5,), {})  # another shape: refused, and the lock must be released with it
+
+    def leaked(message: str):  # said after 3 s of waiting: fail instead of waiting forever
+        raise AssertionError(f"the failed open kept the lock: {message}")
+
+    with FeatureCache(path, (4,), {}, log=leaked) as cache:
+        assert list(cache.index) == ["a"]
 
 
 # ---- 5. --weights none is refused at the command line ------------------------------------------------------

@@ -68,7 +68,11 @@ class _CacheLock:
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX: HDF5's own lock still refuses a second writer
             return
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise EdgetlError(f"cannot use the feature cache folder {self.path.parent} ({exc.strerror or exc}); "
+                              "pass --cache DIR (or set EDGETL_CACHE) to a writable folder") from None
         started, told = time.monotonic(), False
         while True:
             try:
@@ -120,6 +124,13 @@ class FeatureCache:
         except BaseException:
             self._lock.release()
             raise
+        try:
+            self._prepare(h5py, meta)
+        except BaseException:
+            self.close()  # never keep the lock (or the file) after a failed start
+            raise
+
+    def _prepare(self, h5py, meta: dict) -> None:
         if "data" not in self.h5:
             self.h5.create_dataset("data", shape=(0, *self.shape), maxshape=(None, *self.shape), dtype="float16",
                                    chunks=(64, *self.shape))
