@@ -63,11 +63,11 @@ class ModelCard:
             raise EdgetlError(f"{path}: not a readable model card ({exc})") from None
         if not isinstance(data, dict) or data.get("format") != CARD_FORMAT:
             raise EdgetlError(f"{path}: not an edgetl model card (expected format {CARD_FORMAT})")
+        problems = card_problems(data)
+        if problems:
+            raise EdgetlError("\n".join(f"{path}: {p}" for p in problems))
         known = set(cls.__dataclass_fields__)
-        try:
-            return cls(**{k: v for k, v in data.items() if k in known})
-        except TypeError as exc:
-            raise EdgetlError(f"{path}: model card is missing fields ({exc})") from None
+        return cls(**{k: v for k, v in data.items() if k in known})
 
     def model_path(self, card_path: str | Path) -> Path:
         return Path(card_path).parent / self.model_file
@@ -82,6 +82,61 @@ class ModelCard:
     @property
     def background_index(self) -> int | None:
         return self.labels.index(self.background_label) if self.background_label in self.labels else None
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _integer(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _text(v) -> bool:
+    return isinstance(v, str) and bool(v.strip())
+
+
+def _scale_zero(v) -> bool:
+    return isinstance(v, dict) and _number(v.get("scale")) and _integer(v.get("zero_point"))
+
+
+# field -> (test, what it must be); a field absent from the card keeps its dataclass default
+_REQUIRED = ("name", "model_file", "labels", "input_size", "input_dtype", "quantization", "sha256", "size_bytes")
+_RULES = {
+    "name": (_text, "a non-empty string"),
+    "model_file": (_text, "a non-empty file name"),
+    "labels": (lambda v: isinstance(v, list) and bool(v) and all(_text(x) for x in v) and len(set(v)) == len(v),
+               "a non-empty list of distinct, non-empty strings"),
+    "input_size": (lambda v: _integer(v) and v > 0, "a positive integer"),
+    "input_dtype": (lambda v: v in ("uint8", "int8", "float32"), "one of uint8, int8, float32"),
+    "quantization": (_text, "a string such as int8 or fp16"),
+    "sha256": (lambda v: isinstance(v, str) and len(v) == 64, "a 64-character hex digest"),
+    "size_bytes": (lambda v: _integer(v) and v >= 0, "a non-negative integer"),
+    "background_label": (lambda v: v is None or _text(v), "a label or null"),
+    "normalization": (lambda v: isinstance(v, dict) and _number(v.get("mean")) and _number(v.get("std")) and v["std"] != 0,
+                      'an object {"mean": number, "std": non-zero number}'),
+    "input_quantization": (lambda v: v is None or _scale_zero(v), 'null or {"scale": number, "zero_point": integer}'),
+    "output_dtype": (lambda v: v in ("uint8", "int8", "float32", "float16"), "one of uint8, int8, float32, float16"),
+    "output_quantization": (lambda v: v is None or _scale_zero(v), 'null or {"scale": number, "zero_point": integer}'),
+    "output_semantics": (lambda v: isinstance(v, str), "a string"),
+    "crop": (lambda v: isinstance(v, str), "a string"),
+    "announce_threshold": (lambda v: v is None or (_number(v) and 0 <= v <= 1), "null or a number from 0 to 1"),
+    "familiarity": (lambda v: v is None or isinstance(v, dict), "null or an object"),
+    "accuracy": (lambda v: isinstance(v, dict), "an object"),
+    "source_run": (lambda v: v is None or isinstance(v, str), "null or a string"),
+    "backbone": (lambda v: isinstance(v, dict), "an object"),
+    "created": (lambda v: v is None or isinstance(v, str), "null or a string"),
+    "edgetl_version": (lambda v: v is None or isinstance(v, str), "null or a string"),
+}
+
+
+def card_problems(data: dict) -> list[str]:
+    """One sentence per missing or mistyped field: every reader of a card checks it here, once."""
+    problems = [f"missing field {name!r}" for name in _REQUIRED if name not in data]
+    for name, (ok, what) in _RULES.items():
+        if name in data and not ok(data[name]):
+            problems.append(f"field {name!r} must be {what} (got {json.dumps(data[name])[:60]})")
+    return problems
 
 
 def sha256_file(path: str | Path) -> str:

@@ -17,6 +17,22 @@ from edgetl.errors import EdgetlError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="From a folder of photos to an on-device classifier that speaks what it sees.")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from edgetl import __version__
+
+        typer.echo(f"edgetl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                          help="Print the edgetl version and exit.")) -> None:
+    pass
+
+
 data_app = typer.Typer(no_args_is_help=True, help="Inspect, split and capture class-folder data sets.")
 app.add_typer(data_app, name="data")
 
@@ -110,7 +126,8 @@ def train(
                                  "vgg16 or resnet50 (BENCHMARKS.md compares them)."),
     alpha: float = typer.Option(1.0, help="MobileNet width multiplier (V2: 0.35-1.4; V3: 0.75 or 1.0)."),
     size: int = typer.Option(224, help="Input size in pixels (96-224)."),
-    weights: str = typer.Option("imagenet", help="imagenet (Keras download/cache), none, or PATH to a Keras no-top .h5 of the backbone."),
+    weights: str = typer.Option("imagenet", help="imagenet (Keras download/cache) or PATH to a Keras no-top .h5 of the backbone "
+                                 "(none: random init, which cannot learn here and is refused)."),
     strategy: str = typer.Option("auto", help="auto, features (frozen backbone) or fine-tune."),
     fine_tune: int = typer.Option(-1, "--fine-tune", help="Top blocks to unfreeze in stage 2 (-1: let --strategy decide)."),
     epochs: int = typer.Option(40, help="Max epochs for the head (early stopping on validation)."),
@@ -134,8 +151,9 @@ def train(
 ):
     """Transfer learning: an ImageNet backbone (MobileNetV2 by default) + a new head, trained on class folders."""
     from edgetl.train.config import TrainConfig
-    from edgetl.train.trainer import train as run_training
+    from edgetl.train.trainer import refuse_random_init, train as run_training
 
+    refuse_random_init(weights)
     config = TrainConfig(backbone=backbone, alpha=alpha, size=size, weights=weights, strategy=strategy, fine_tune=fine_tune,
                          epochs=epochs, fine_tune_epochs=fine_tune_epochs, batch_size=batch_size, learning_rate=learning_rate,
                          fine_tune_learning_rate=fine_tune_learning_rate, views=views, augment=not no_augment,
@@ -264,7 +282,8 @@ def run_device(
     lang: str = typer.Option("en", help="Phrase language (en, hi, or one in a phrases.json beside the model)."),
     phrases: Optional[Path] = typer.Option(None, help="phrases.json to use (default: beside the model, else built in)."),
     engine: str = typer.Option("espeak", help="espeak, pyttsx3 or print."),
-    speak_cmd: Optional[str] = typer.Option(None, "--speak-cmd", help="Your own TTS command, e.g. 'piper-say {text}'."),
+    speak_cmd: Optional[str] = typer.Option(None, "--speak-cmd", help="Your own TTS command, e.g. 'piper-say {text}' "
+                                           "(never run by a shell; {text} must be a whole argument, or left out for stdin)."),
     voice: Optional[str] = typer.Option(None, help="Voice for the engine (default: from the phrases)."),
     rate: Optional[int] = typer.Option(None, help="Words per minute."),
     no_speech: bool = typer.Option(False, "--no-speech", help="Print announcements instead of speaking."),
@@ -317,14 +336,16 @@ def data_capture(
 @app.command()
 def demo(
     out: Path = typer.Option(Path("demo-output"), help="Where the demo writes its data and run."),
-    weights: str = typer.Option("imagenet", help="imagenet, none, or PATH to a Keras no-top .h5."),
+    weights: str = typer.Option("imagenet", help="imagenet or PATH to a Keras no-top .h5."),
     per_class: int = typer.Option(80),
     size: int = typer.Option(160),
     seed: int = typer.Option(0),
 ):
     """Synthetic notes -> train -> evaluate on a held-out split, end to end."""
     from edgetl.demo import run_demo
+    from edgetl.train.trainer import refuse_random_init
 
+    refuse_random_init(weights)
     run_demo(out, weights=weights, per_class=per_class, size=size, seed=seed, log=typer.echo)
 
 
@@ -364,27 +385,30 @@ def report(
     _emit({**summary, "report": str(path)}, as_json, format_summary(summary, path))
 
 
-def main() -> None:
-    """Entry point: user-fixable problems print one line and exit non-zero, never a traceback."""
-    try:
-        app(standalone_mode=False)
-    except EdgetlError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("interrupted (finished artefacts are kept; `edgetl train ... --resume` continues a run)", err=True)
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(1)
-    except Exception as exc:  # click usage errors
-        import click
+def _interrupted_line(argv: list[str]) -> str:
+    """The one line Ctrl-C leaves behind; a training run says how to continue."""
+    if argv[:1] == ["train"]:
+        return "interrupted: the run folder keeps its finished stages; run the same command again (--resume continues)"
+    return "interrupted: finished artefacts are kept"
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+
+def main() -> None:
+    """Entry point. Exit codes: 0 ok, 1 a check found problems, 2 user error (one ``error:`` line, or typer's
+    usage box for bad options), 130 interrupted. Never a traceback for anything a user can cause."""
+    argv = sys.argv[1:]
+    try:
+        app(prog_name="edgetl")  # standalone: usage errors print the usage box and exit 2; typer.Exit keeps its code
+    except EdgetlError as exc:
+        for line in str(exc).splitlines() or [type(exc).__name__]:  # one `error:` line per problem
+            typer.echo(f"error: {line}", err=True)
+        sys.exit(exc.exit_code)
+    except SystemExit as exc:
+        if exc.code == 130:  # typer turns KeyboardInterrupt into exit 130, silently
+            typer.echo(_interrupted_line(argv), err=True)
         raise
+    except KeyboardInterrupt:  # raised outside the command (while importing, or in typer itself)
+        typer.echo(_interrupted_line(argv), err=True)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -5,3 +5,9 @@ class EdgetlError(Exception):
     """A user-facing failure: bad input, missing file, unusable model. Never a bug."""
 
     exit_code = 2
+
+
+class CheckFailed(EdgetlError):
+    """A check the user asked for found problems (e.g. ``export --strict``): exit status 1, not 2."""
+
+    exit_code = 1

@@ -117,11 +117,9 @@ def _load_tflite(model: Path, card, threads: int | None) -> Predictor:
     from edgetl.runtime.interpreter import Classifier
 
     card_obj = card if isinstance(card, ModelCard) else find_card(model, card)
-    if card_obj is None:
-        raise EdgetlError(f"{model} has no model card ({model.with_suffix('.json').name}), so its labels are unknown; "
-                          "pass the card written by `edgetl export`")
-    classifier = Classifier(model, card_obj, threads=threads)  # checks the card's sha256 against the file
-    if card_obj.input_size != classifier.input.size:
+    # checks the card's sha256 against the file; without a card, labels come from the model's metadata
+    classifier = Classifier(model, card_obj, threads=threads)
+    if card_obj is not None and card_obj.input_size != classifier.input.size:
         raise EdgetlError(f"model card says {card_obj.input_size} px input but {model} takes {classifier.input.size} px")
     return Predictor(model, "tflite", list(classifier.labels), classifier.input.size, classifier.predict, card_obj)
 

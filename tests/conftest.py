@@ -11,6 +11,7 @@ import pytest
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("EDGETL_PROGRESS", "0")
+os.environ.setdefault("EDGETL_ALLOW_RANDOM_INIT", "1")  # plumbing tests drive `edgetl train --weights none`
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

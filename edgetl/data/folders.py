@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from edgetl.data.images import file_sha256, is_image_file
+from edgetl.data.images import IMAGE_EXTENSIONS, file_sha256, is_image_file
 from edgetl.errors import EdgetlError
 
 SPLITS = ("train", "val", "test")
@@ -52,10 +52,26 @@ def class_dirs(root: Path) -> list[Path]:
     return sorted((d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")), key=lambda d: natural_key(d.name))
 
 
+def _broken_image_link(path: Path) -> bool:
+    """An image-named symlink that leads nowhere (to itself, or to a deleted file).
+
+    It is listed with the images so that reading it fails and it is reported as unreadable by path,
+    like any other bad file, instead of vanishing from the data set without a word.
+    """
+    if path.suffix.lower() not in IMAGE_EXTENSIONS or path.name.startswith(".") or not path.is_symlink():
+        return False
+    try:
+        path.stat()
+    except OSError:
+        return True
+    return False
+
+
 def list_images(folder: Path) -> list[Path]:
     """Image files under ``folder`` at any depth, skipping hidden files and hidden folders (.thumbnails, ...)."""
     return sorted(
-        p for p in folder.rglob("*") if is_image_file(p) and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        p for p in folder.rglob("*")
+        if (is_image_file(p) or _broken_image_link(p)) and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
 
 

@@ -25,7 +25,10 @@ def is_image_file(path: Path) -> bool:
 
 
 def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:  # unreadable (a symlink loop, no permission): a key of its own; decoding it reports the path
+        return hashlib.sha256(f"unreadable:{path}".encode()).hexdigest()
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

@@ -23,7 +23,7 @@ from edgetl.atomic import copy_file, write_bytes, write_json, write_text
 from edgetl.card import ModelCard, sha256_file
 from edgetl.data.folders import LabelledSet, list_images, read_manifest
 from edgetl.data.images import UnreadableImage, load_square
-from edgetl.errors import EdgetlError
+from edgetl.errors import CheckFailed, EdgetlError
 from edgetl.export import metadata
 from edgetl.train.familiarity import DEFAULT_KEEP
 
@@ -353,9 +353,9 @@ def export(
                                   f"{details['input']['zero_point']}, not raw pixels (1/{r.std:g} around {r.mean:g})")
         if strict:
             if quant == "int8" and not details["int8_only"]:
-                raise EdgetlError(f"--strict: {model_path.name} has float tensors or non-int8 ops {sorted(set(details['ops']) - INT8_OPS)}; NNAPI/Edge TPU would fall back to CPU")
+                raise CheckFailed(f"--strict: {model_path.name} has float tensors or non-int8 ops {sorted(set(details['ops']) - INT8_OPS)}; NNAPI/Edge TPU would fall back to CPU")
             if quant in ("fp16", "float32") and not gpu_ok:
-                raise EdgetlError(f"--strict: {model_path.name} is not fully GPU-delegate compatible: {gpu_warnings[:1]}")
+                raise CheckFailed(f"--strict: {model_path.name} is not fully GPU-delegate compatible: {gpu_warnings[:1]}")
         # measured accuracy and the announce threshold on the run's held-out split, on the exported model itself
         card = ModelCard(name=name, model_file=model_path.name, labels=r.labels, input_size=r.size,
                          input_dtype=details["input"]["dtype"], quantization=quant, sha256=sha256_file(model_path),

@@ -7,6 +7,7 @@ workstation that has TensorFlow anyway). Never imports TensorFlow unless the oth
 from __future__ import annotations
 
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -80,6 +81,27 @@ def load_interpreter(model: str | Path, threads: int | None = None, delegate: st
     return interpreter
 
 
+def metadata_labels(model: str | Path) -> list[str]:
+    """The labels `edgetl export` packs into the .tflite's own metadata, for a model without its card.
+
+    A model with neither is refused: announcing class numbers would speak wrong words ("6 rupees").
+    """
+    model = Path(model)
+    try:
+        from edgetl.export.metadata import read_metadata
+
+        labels = read_metadata(model.read_bytes()).get("labels") or []
+    except ImportError:  # the flatbuffers package is missing: treat as no metadata
+        labels = []
+    except (ValueError, IndexError, KeyError, OSError, zipfile.BadZipFile):  # foreign or damaged metadata
+        labels = []
+    labels = [label.strip() for label in labels if label.strip()]
+    if not labels:
+        raise EdgetlError(f"{model} has no model card ({model.with_suffix('.json').name}) and no labels in its "
+                          "metadata, so what it says would be class numbers; pass --card CARD.json")
+    return labels
+
+
 @dataclass
 class InputSpec:
     size: int
@@ -116,9 +138,10 @@ class Classifier:
         scale, zero = self._in["quantization"]
         norm = self.card.normalization if self.card else {"mean": 127.5, "std": 127.5}
         self.input = InputSpec(h, np.dtype(self._in["dtype"]), float(scale), int(zero), float(norm["mean"]), float(norm["std"]))
-        self.labels = list(self.card.labels) if self.card else [str(i) for i in range(int(out[0]["shape"][-1]))]
+        self.labels = list(self.card.labels) if self.card else metadata_labels(self.path)
         if len(self.labels) != int(out[0]["shape"][-1]):
-            raise EdgetlError(f"model card lists {len(self.labels)} labels but {self.path} outputs {int(out[0]['shape'][-1])} scores")
+            where = "model card" if self.card else f"{self.path.name}'s metadata"
+            raise EdgetlError(f"{where} lists {len(self.labels)} labels but {self.path} outputs {int(out[0]['shape'][-1])} scores")
         o_scale, o_zero = self._out["quantization"]
         self._out_q = (float(o_scale), int(o_zero)) if self._out["dtype"] != np.float32 and o_scale else None
         self._buffer = np.zeros(tuple(inp[0]["shape"]), dtype=self.input.dtype)

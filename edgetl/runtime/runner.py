@@ -343,7 +343,7 @@ def run(config: RunConfig, stop_event: threading.Event | None = None,
     from edgetl.runtime.decide import Decider
     from edgetl.runtime.interpreter import Classifier
     from edgetl.runtime.preprocess import Preprocessor, parse_roi
-    from edgetl.runtime.sources import FrameSource, LatestFrameReader, open_source
+    from edgetl.runtime.sources import FrameSource, LatestFrameReader, open_source_until
     from edgetl.runtime.speech import Phrases, open_speaker
 
     stop = stop_event if stop_event is not None else threading.Event()
@@ -395,14 +395,21 @@ def run(config: RunConfig, stop_event: threading.Event | None = None,
     summary.engine = speaker.engine.name
     if speech_warning:
         warn(f"warning: {speech_warning}")
+    received: list[str] = []
     try:
         if isinstance(config.source, FrameSource):
             source = config.source
-        else:
-            source = open_source(config.source, config.width, config.height, config.fps, loop=config.loop)
+        else:  # a stalled stream may take its whole open timeout: SIGTERM/SIGINT must still stop cleanly
+            with stop_on_signals(stop, config.handle_signals, received):
+                source = open_source_until(stop, config.source, config.width, config.height, config.fps,
+                                           loop=config.loop)
     except BaseException:
         speaker.close(timeout=1.0)
         raise
+    if source is None:
+        speaker.close(timeout=1.0)
+        summary.stopped_by = f"signal {received[0]} while opening the source" if received else "stopped while opening"
+        return summary
     summary.source = source.name
     use_video_clock = config.clock == "video" or (config.clock == "auto" and not source.is_live)
     video_fps = float(source.fps or 0.0) if use_video_clock else 0.0
@@ -415,7 +422,6 @@ def run(config: RunConfig, stop_event: threading.Event | None = None,
     reader = None
     display = None
     button = None
-    received: list[str] = []
     repeat_request = threading.Event()
     status_queue: list[str] = []
     status_lock = threading.Lock()

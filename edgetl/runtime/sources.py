@@ -333,6 +333,45 @@ def open_source(
     raise EdgetlError(f"{path}: not a video file, image folder or camera device")
 
 
+def open_source_until(stop: threading.Event, spec, width: int | None = None, height: int | None = None,
+                      fps: float | None = None, loop: bool = False, poll_s: float = 0.05) -> FrameSource | None:
+    """``open_source`` that gives up as soon as ``stop`` is set (SIGTERM/SIGINT while a stream stalls).
+
+    OpenCV's open blocks inside C for up to its open timeout, where no Python signal handler runs, so it
+    runs in a helper thread while this one waits on ``stop``. Returns None when stopped first; a source
+    that opens after that is closed by the helper, never leaked.
+    """
+    result: dict = {}
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def opener() -> None:
+        try:
+            opened = open_source(spec, width, height, fps, loop=loop)
+        except BaseException as exc:  # handed to the waiting thread below
+            with lock:
+                result["error"] = exc
+                done.set()
+            return
+        with lock:
+            if result.get("abandoned"):
+                opened.close()
+            else:
+                result["source"] = opened
+            done.set()
+
+    threading.Thread(target=opener, name="edgetl-open-source", daemon=True).start()
+    while not done.wait(poll_s):
+        if stop.is_set():
+            with lock:
+                if not done.is_set():
+                    result["abandoned"] = True
+                    return None
+    if "error" in result:
+        raise result["error"]
+    return result["source"]
+
+
 def _redact(url: str) -> str:
     """Hide a password in rtsp://user:pass@host URLs before it reaches logs or speech."""
     return re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", url)

@@ -211,15 +211,18 @@ class Pyttsx3Engine(Engine):
 
 
 _PLACEHOLDER = re.compile(r"\{(text|voice|lang|rate)\}")
+_SAFE_TEXT_ARG = re.compile(r"(--?[A-Za-z][\w-]*=)?\{text\}")  # {text} or --option={text}, nothing else
 
 
 class CommandEngine(_SubprocessEngine):
     """A user command such as ``--speak-cmd 'piper-say --voice hi {text}'``.
 
-    The template is split like a shell would (shlex) but never run through a shell: ``{text}`` is
-    substituted inside single argv entries, so a phrase containing ``; rm -rf ~`` or ``$(...)`` is just
-    words. ``{voice}``, ``{lang}`` and ``{rate}`` are substituted too. A template without ``{text}``
-    receives the phrase on standard input (``festival --tts``, ``espeak-ng``, ``piper`` all read it).
+    The template is split like a shell would (shlex) but never run through a shell. ``{text}`` must be
+    a whole argument (or ``--option={text}``): embedded in a longer one, as in ``sh -c 'say {text}'``,
+    the phrase (from a phrases.json or the model's labels) would become shell code, so such a template
+    is refused; ``sh -c 'say "$1"' _ {text}`` passes it safely. ``{voice}``, ``{lang}`` and ``{rate}``
+    are substituted too. A template without ``{text}`` receives the phrase on standard input
+    (``festival --tts``, ``espeak-ng``, ``piper`` all read it).
     """
 
     name = "command"
@@ -236,6 +239,11 @@ class CommandEngine(_SubprocessEngine):
             raise SpeechUnavailable(f"--speak-cmd program not found: {argv[0]} (install it or give its full path)")
         self.template = template
         self.argv = argv
+        embedded = [a for a in argv if "{text}" in a and not _SAFE_TEXT_ARG.fullmatch(a)]
+        if embedded:
+            raise EdgetlError(f"--speak-cmd: {{text}} must be an argument of its own, not inside {embedded[0]!r} "
+                              "(that would let a phrase run as code); e.g. sh -c 'say \"$1\"' _ {text}, "
+                              "or leave {text} out to get the phrase on standard input")
         self.uses_text = any("{text}" in a for a in argv)
         self.values = {"voice": voice or lang or "", "lang": lang or "", "rate": str(rate or DEFAULT_RATE)}
 

@@ -150,12 +150,14 @@ def resolve_weights(weights: str, alpha: float, size: int, backbone: str = DEFAU
             what = f"{spec.display} alpha {alpha}" if spec.has_alpha else spec.display
             raise EdgetlError(
                 f"could not download ImageNet weights for {what} ({type(exc).__name__}); "
-                f"offline? pass --weights PATH to a Keras no-top .h5 file ({name}), or --weights none"
+                f"offline? pass --weights PATH to a Keras no-top .h5 file ({name})"
             ) from None
     path = Path(weights).expanduser()
     if not path.is_file():
         raise EdgetlError(f"weights file not found: {path} (use --weights imagenet|none|PATH)")
-    return str(path)
+    from edgetl.train.loading import check_weights_file
+
+    return str(check_weights_file(path))  # weights only: a full model file is refused
 
 
 def weights_identity(weights: str | None, seed: int) -> str:

@@ -11,6 +11,8 @@ import hashlib
 import json
 import os
 import itertools
+import sys
+import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,21 +44,93 @@ class CacheStats:
     unreadable: list[str] = field(default_factory=list)
 
 
+WAIT_MESSAGE_AFTER_S = 3.0  # a second run says why it waits once the wait is noticeable
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+class _CacheLock:
+    """An exclusive lock beside the cache file, held while a run reads and writes it.
+
+    HDF5's own file lock makes a second writer fail at once; before this lock that failure was taken
+    for corruption and the live file deleted. Here the second run waits, and learns why.
+    """
+
+    def __init__(self, path: Path, log: Callable[[str], None]):
+        self.path = path
+        self.log = log
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: HDF5's own lock still refuses a second writer
+            return
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise EdgetlError(f"cannot use the feature cache folder {self.path.parent} ({exc.strerror or exc}); "
+                              "pass --cache DIR (or set EDGETL_CACHE) to a writable folder") from None
+        started, told = time.monotonic(), False
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not told and time.monotonic() - started >= WAIT_MESSAGE_AFTER_S:
+                    holder = os.pread(self.fd, 64, 0).decode(errors="replace").strip() or "another process"
+                    self.log(f"feature cache {self.path.with_suffix('').name} is in use by another edgetl run "
+                             f"({holder}); waiting for it to finish (Ctrl-C to stop)")
+                    told = True
+                time.sleep(0.2)
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"pid {os.getpid()}".encode(), 0)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing drops the flock
+            self.fd = None
+
+
+def _open_hdf5(h5py, path: Path):
+    """Open (or create) the cache; with our lock held, a file HDF5 cannot open is really damaged."""
+    try:
+        return h5py.File(path, "a")
+    except BlockingIOError:
+        # Locked by HDF5 but not by our lock: an edgetl without _CacheLock is writing it. Never delete it.
+        raise EdgetlError(f"feature cache {path} is being written by another program; wait for it, or pass "
+                          "--cache DIR to use another folder") from None
+    except OSError:
+        # Interrupted mid-write (e.g. SIGKILL): disposable, start it again rather than fail the run.
+        path.unlink(missing_ok=True)
+        return h5py.File(path, "a")
+
+
 class FeatureCache:
     """A growable (N, *shape) float16 array plus its string keys, in one HDF5 file."""
 
-    def __init__(self, path: Path, shape: Sequence[int], meta: dict):
+    def __init__(self, path: Path, shape: Sequence[int], meta: dict, log: Callable[[str], None] | None = None):
         import h5py
 
         self.path = Path(path)
         self.shape = tuple(int(s) for s in shape)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = _CacheLock(self.path.with_name(self.path.name + ".lock"), log or _stderr)
+        self._lock.acquire()  # another edgetl run writing this cache: wait for it (its features are ours too)
         try:
-            self.h5 = h5py.File(self.path, "a")
-        except OSError:
-            # A cache interrupted mid-write is disposable: start it again rather than fail the run.
-            self.path.unlink(missing_ok=True)
-            self.h5 = h5py.File(self.path, "a")
+            self.h5 = _open_hdf5(h5py, self.path)
+        except BaseException:
+            self._lock.release()
+            raise
+        try:
+            self._prepare(h5py, meta)
+        except BaseException:
+            self.close()  # never keep the lock (or the file) after a failed start
+            raise
+
+    def _prepare(self, h5py, meta: dict) -> None:
         if "data" not in self.h5:
             self.h5.create_dataset("data", shape=(0, *self.shape), maxshape=(None, *self.shape), dtype="float16",
                                    chunks=(64, *self.shape))
@@ -93,7 +167,10 @@ class FeatureCache:
         self.h5.flush()
 
     def close(self) -> None:
-        self.h5.close()
+        try:
+            self.h5.close()
+        finally:
+            self._lock.release()
 
     def __enter__(self):
         return self

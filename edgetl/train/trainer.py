@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
 import shutil
 import sys
 import time
@@ -83,17 +85,59 @@ def distribution():
     return t.distribute.get_strategy(), 1
 
 
+# What train writes before its first finished stage: a folder holding only these is a failed start
+# (bad data, offline weights), not a run, so the corrected command may reuse it.
+EARLY_FILES = frozenset({"split.json", "unreadable.txt"})
+# edgetl.atomic's temp names: "." + artefact name + "." + 8 random characters + the artefact's suffix
+_TEMP_FILE = re.compile(r"^\.(?P<dest>.+)\.[a-z0-9_]{8}(?P<suffix>\.[^.]+)$")
+
+
+def stale_temp_files(out: Path) -> list[Path]:
+    """Temp files an atomic write left behind when the process was killed (SIGKILL, power loss)."""
+    found = []
+    for p in out.iterdir():
+        m = _TEMP_FILE.match(p.name)
+        if m and m["suffix"] in (Path(m["dest"]).suffix or ".tmp", ".tmp"):
+            found.append(p)
+    return found
+
+
+def has_finished_stage(out: Path) -> bool:
+    """True once training finished a stage in ``out`` (or is mid-way through one it can resume)."""
+    return any((out / name).exists() for name in (STATE, "model.keras", ".backup", ".head.weights.h5"))
+
+
 def prepare_run_dir(out: Path, resume: bool, force: bool) -> None:
+    if out.is_dir():
+        for tmp in stale_temp_files(out):  # a kill mid-write: never keep half an artefact
+            shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
     if out.exists() and any(out.iterdir()):
-        if resume:
-            return
         if force:
             shutil.rmtree(out)
-        else:
+        elif has_finished_stage(out):
+            if resume:
+                return
             raise EdgetlError(f"{out} already holds a run; pass --resume to continue it or --force to replace it")
+        elif not all(p.name in EARLY_FILES for p in out.iterdir()):
+            raise EdgetlError(f"{out} holds other files and no run; choose another --out, or --force to empty it")
+        # else: an earlier attempt failed before finishing a stage; its leftovers are rewritten
     elif resume:
         raise EdgetlError(f"nothing to resume in {out}")
     out.mkdir(parents=True, exist_ok=True)
+
+
+def refuse_random_init(weights: str | None) -> None:
+    """``--weights none`` at the command line: refused, because it cannot learn here.
+
+    A random-init backbone's activations shrink layer by layer to ~1e-8 at the cut, the float16 feature
+    cache stores them as zeros, and every answer becomes one class. The Python API still accepts it
+    (tests use random weights to exercise the plumbing), as does the CLI with EDGETL_ALLOW_RANDOM_INIT=1.
+    """
+    if str(weights).lower() != "none" or os.environ.get("EDGETL_ALLOW_RANDOM_INIT") == "1":
+        return
+    raise EdgetlError("--weights none cannot learn: a random-init backbone's cached features are ~0, so every "
+                      "answer would be one class; pass --weights imagenet or --weights PATH to a no-top .h5 "
+                      "(EDGETL_ALLOW_RANDOM_INIT=1 allows it for pipeline tests)")
 
 
 class _EpochLog:
@@ -240,7 +284,7 @@ def train(
     views = max(1, config.views) if config.augment else 1
     arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     readable: dict[str, np.ndarray] = {}
-    with FeatureCache(cache_dir / f"{key}.h5", bottom.output_shape[1:], {"key": key, "cut": cut}) as cache:
+    with FeatureCache(cache_dir / f"{key}.h5", bottom.output_shape[1:], {"key": key, "cut": cut}, log=log) as cache:
         for name in ("train", "val", "test"):
             samples = parts[name].samples
             feats, ok = extract([s.path for s in samples], _hashes(samples), views if name == "train" else 1, cache,
@@ -353,12 +397,9 @@ def load_run_model(run: str | Path):
     path = run / "model.keras" if run.is_dir() else run
     if not path.exists():
         raise EdgetlError(f"no trained model at {path} (train one with: edgetl train DATA --out {run})")
-    from edgetl.tf_env import keras
+    from edgetl.train.loading import load_keras_model
 
-    try:
-        model = keras().models.load_model(path, compile=False)
-    except Exception as exc:  # Keras raises many types for a foreign or corrupt file
-        raise EdgetlError(f"cannot load {path}: {str(exc).splitlines()[0][:200]}") from None
+    model = load_keras_model(path)  # zip + safe mode only: a model file never runs code
     said = _configured_backbone(path.parent)
     if said and model.name.startswith("edgetl_") and not model.name.startswith(f"edgetl_{said}_"):
         raise EdgetlError(f"{path} holds {model.name!r} but {path.parent / 'config.json'} says backbone {said}; "
