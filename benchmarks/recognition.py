@@ -127,7 +127,7 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="TrainConfig override (JSON value)")
     ap.add_argument("--familiarity", type=float, default=None, help="gate keep share (default: export's default; 0: off)")
     ap.add_argument("--background", type=int, default=600, help="synthetic no-note pictures")
-    ap.add_argument("--reuse", action="store_true", help="reuse an existing trained run of the same name (export and score only)")
+    ap.add_argument("--reuse", action="store_true", help="reuse the trained run and int8 file of the same name when present (score only)")
     args = ap.parse_args()
     from edgetl.export.convert import export
     from edgetl.train.config import TrainConfig
@@ -157,10 +157,13 @@ def main() -> None:
     keep = args.familiarity
     kwargs = {} if keep is None else {"familiarity": keep or None}
     models = work / f"{tag}-models{'' if keep is None else f'-gate{keep:g}'}"
-    exported = export(run, models, ("int8",), log=log, **kwargs)
-    entry = exported.files["int8"]
+    shipped = models / f"{tag}_int8.tflite"
+    if args.reuse and shipped.exists():
+        entry = {"model": shipped, "card": shipped.with_suffix(".json")}
+    else:
+        entry = export(run, models, ("int8",), log=log, **kwargs).files["int8"]
     card = json.loads(Path(entry["card"]).read_text())
-    labels, size, threshold = card["labels"], card["input"]["size"], card.get("announce_threshold")
+    labels, size, threshold = card["labels"], card["input_size"], card.get("announce_threshold")
     from edgetl.data.folders import read_manifest
 
     test = read_manifest(run / "split.json")["test"]

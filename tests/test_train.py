@@ -167,3 +167,30 @@ def test_learns_real_banknotes_with_real_imagenet_weights(tmp_path, feature_cach
     assert len(result.classes) == 7
     assert result.metrics["val"]["top1"] >= 0.90, result.metrics["val"]
     assert result.metrics["test"]["top1"] >= 0.90, result.metrics["test"]
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_the_default_recipe_names_unseen_hand_held_notes(tmp_path, feature_cache):
+    """The README's defaults (every option but the input size), on about 48 hand-held training photos a note plus a
+    synthetic no-note folder, name hand-held photos the run never saw far above chance (1 in 7)."""
+    from edgetl.data.folders import scan
+    from edgetl.data.synth import make_dataset
+    from edgetl.train.config import TrainConfig
+    from edgetl.train.trainer import train
+
+    handheld = need_shared("data", "inr-handheld")
+    weights = need_shared("weights", SHARED_WEIGHTS.name)
+    subset = tmp_path / "notes"
+    photos = scan(handheld)
+    for label, name in enumerate(photos.classes):
+        (subset / name).mkdir(parents=True)
+        for s in [s for s in photos.samples if s.label == label][::8][:60]:
+            (subset / name / s.path.name).symlink_to(s.path)
+    make_dataset(tmp_path / "no-note", per_class=30, size=128, seed=0, background_only=True, progress=False)
+    config = TrainConfig(size=128, weights=str(weights), cache_dir=str(feature_cache))
+    assert (config.strategy, config.fine_tune) == ("auto", -1)
+    result = train([subset, tmp_path / "no-note"], tmp_path / "run", config, log=lambda m: None)
+    test = result.metrics["test"]
+    assert test["count"] >= 35
+    assert test["top1"] >= 0.5, test  # chance is 1/7; a broken recipe stays near it
