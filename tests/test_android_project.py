@@ -474,12 +474,16 @@ def test_instrumentation_test_is_wired_up():
 
 def test_instrumentation_assets_match_the_pi_runtime():
     """The colour model the instrumentation test ships, and what it expects, agree with the Python runtime."""
-    from tests.vectors.make_android_test_assets import python_expectations
+    from tests.vectors.make_android_test_assets import python_expectations, tensor_facts
 
     assets = ANDROID_TEST / "assets"
     card = ModelCard.load(assets / "model_int8.json")
     assert card.model_file == "model_int8.tflite"
     card.verify(assets / "model_int8.tflite")
+    # the phone takes dtypes and quantization from the card: they must be the model's own
+    facts = tensor_facts(assets / "model_int8.tflite")
+    assert {k: getattr(card, k) for k in facts} == facts
+    assert facts["input_dtype"] == facts["output_dtype"] == "uint8"
     expected = json.loads((assets / "colour_cases.json").read_text())
     got = json.loads(json.dumps(python_expectations(assets / "model_int8.tflite")))
     assert got == expected

@@ -28,6 +28,20 @@ SCRIPT = [["grey", 6], ["red", 12], ["grey", 8], ["green", 12], ["grey", 4]]
 FPS = 10.0
 
 
+def tensor_facts(model: Path) -> dict:
+    """Input/output dtypes and quantization as the .tflite itself declares them, in card fields."""
+    from edgetl.runtime.interpreter import Classifier
+
+    clf = Classifier(model, verify=False)
+    facts = {}
+    for side, details in (("input", clf._in), ("output", clf._out)):
+        dtype = np.dtype(details["dtype"]).name
+        scale, zero = details["quantization"]
+        facts[f"{side}_dtype"] = dtype
+        facts[f"{side}_quantization"] = None if dtype == "float32" else {"scale": float(scale), "zero_point": int(zero)}
+    return facts
+
+
 def python_expectations(model: Path) -> dict:
     """What the Pi's runtime says about each colour and the scripted sequence."""
     from edgetl.runtime.decide import DecisionConfig, Decider
@@ -67,6 +81,7 @@ def main(out: Path = ASSETS) -> None:
         shutil.copyfile(built, out / MODEL)
         card = ModelCard.load(built.with_suffix(".json"))
         card.model_file = MODEL
+        card.__dict__.update(tensor_facts(out / MODEL))  # the phone trusts the card for these
         card.save(out / CARD)
     (out / CASES).write_text(json.dumps(python_expectations(out / MODEL), indent=1) + "\n")
     print(f"wrote {MODEL}, {CARD}, {CASES} to {out}")

@@ -399,7 +399,7 @@ class MainActivity : ComponentActivity() {
             }
         }
         val heard = say(text, once)
-        mainHandler.postDelayed({ once() }, if (heard) SpeechTiming.MAX_MS else SpeechTiming.waitMs(text))
+        mainHandler.postDelayed({ once() }, if (heard) SpeechTiming.SAFETY_MS else SpeechTiming.waitMs(text))
     }
 
     private fun showAndSay(text: String) {

@@ -195,6 +195,10 @@ class NoteClassifier private constructor(
             if (inType != card.inputDtype) {
                 throw ModelCardException("model input is $inType, card says ${card.inputDtype}")
             }
+            val outType = interpreter.getOutputTensor(0).dataType().name.lowercase()
+            if (outType != card.outputDtype) {
+                throw ModelCardException("model output is $outType, card says ${card.outputDtype}")
+            }
             val outCount = interpreter.getOutputTensor(0).numElements()
             if (outCount != card.labels.size) {
                 throw ModelCardException("model has $outCount outputs, card lists ${card.labels.size} labels")

@@ -12,6 +12,8 @@ object SpeechTiming {
     const val MAX_MS = 15_000L
     /** About 13 characters a second, a slow screen-reader pace. */
     const val MS_PER_CHAR = 75L
+    /** Our own speech reports its end; this only covers an engine that never does (even at a slow rate). */
+    const val SAFETY_MS = 30_000L
 
     fun waitMs(text: String): Long = (1_000L + MS_PER_CHAR * text.length).coerceIn(MIN_MS, MAX_MS)
 }
