@@ -2,7 +2,9 @@
 
 Agreement is bit-for-bit: same events (kind, label, frame) with identical confidence and
 timestamp doubles, on every shared vector and on a few thousand frames of seeded random
-streams under random configs.
+streams under random configs. The card -> decision-settings rules (Kotlin SetupRules,
+edgetl/runtime/setup.py) agree the same way on tests/vectors/decision_setup.json and on a
+seeded grid of random cards and options.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ import numpy as np
 import pytest
 
 from edgetl.runtime.decide import DecisionConfig, Decider
+from edgetl.runtime.setup import SetupError, decision_setup
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_TESTS = ROOT / "android_demo" / "decision" / "run_tests.sh"
 VECTORS = ROOT / "tests" / "vectors" / "decision.json"
+SETUP_VECTORS = ROOT / "tests" / "vectors" / "decision_setup.json"
 
 pytestmark = pytest.mark.skipif(
     shutil.which("kotlinc") is None or shutil.which("java") is None,
@@ -91,6 +95,37 @@ def random_cases(seed: int = 1234, n_cases: int = 48, n_frames: int = 250) -> li
     return cases
 
 
+def python_setup(case: dict) -> dict:
+    """What edgetl/runtime/setup.py makes of one decision_setup case, doubles as raw bits like DumpSetup."""
+    card = case["card"] or {}
+    try:
+        s = decision_setup(case["labels"], card.get("background_label"), card.get("announce_threshold"),
+                           threshold=case["user"]["threshold"], hint_after_s=case["user"]["hint_after_s"])
+    except SetupError as exc:
+        return {"error": exc.field}
+    return {"result": {"threshold": _bits(s.threshold), "threshold_source": s.threshold_source,
+                       "background": s.background, "hint_after_s": _bits(s.hint_after_s)}}
+
+
+def random_setup_cases(seed: int = 77, n: int = 400) -> list[dict]:
+    """Seeded random cards and user options around every boundary of the rules."""
+    rng = np.random.default_rng(seed)
+    thresholds = [None, 0.0, 1e-12, 0.25, 0.4999999, 0.5, 0.5000001, 0.73, 0.8, 0.995, 1.0, 1.0000001, -0.2, 3.0]
+    backgrounds = [None, "background", "bg", "Background", "10", ""]
+    label_sets = [["10", "20", "background"], ["10", "20"], ["bg", "10"], ["10", "Background", ""]]
+    hints = [None, 0.0, 0.4, 4.0, -0.5]
+    cases = []
+    for i in range(n):
+        card = None if rng.random() < 0.15 else {
+            "background_label": backgrounds[rng.integers(len(backgrounds))],
+            "announce_threshold": thresholds[rng.integers(len(thresholds))]}
+        user_t = None if rng.random() < 0.6 else thresholds[rng.integers(len(thresholds))]
+        cases.append({"name": f"random_{i}", "labels": label_sets[rng.integers(len(label_sets))], "card": card,
+                      "user": {"threshold": user_t, "hint_after_s": hints[rng.integers(len(hints))]},
+                      "expected": {"error": "unused"}})
+    return cases
+
+
 @pytest.fixture(scope="module")
 def kotlin_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("kotlin_decide")
@@ -98,11 +133,15 @@ def kotlin_run(tmp_path_factory):
     rnd_in.write_text(json.dumps(random_cases()))
     vec_out = tmp / "vectors.events.jsonl"
     rnd_out = tmp / "random.events.jsonl"
-    env = dict(os.environ, EDGETL_DUMP=f"{VECTORS} {vec_out} {rnd_in} {rnd_out}")
+    setup_in = tmp / "setup_cases.json"
+    setup_in.write_text(json.dumps(json.loads(SETUP_VECTORS.read_text()) + random_setup_cases()))
+    setup_out = tmp / "setup.jsonl"
+    env = dict(os.environ, EDGETL_DUMP=f"{VECTORS} {vec_out} {rnd_in} {rnd_out}",
+               EDGETL_DUMP_SETUP=f"{setup_in} {setup_out}")
     res = subprocess.run(
         ["bash", str(RUN_TESTS)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
     )
-    return res, vec_out, rnd_in, rnd_out
+    return res, vec_out, rnd_in, rnd_out, setup_in, setup_out
 
 
 def _load_events(path: Path) -> dict[str, list]:
@@ -117,7 +156,7 @@ def test_run_tests_sh_passes(kotlin_run):
 
 
 def test_python_and_kotlin_agree_on_every_shared_vector(kotlin_run):
-    res, vec_out, _, _ = kotlin_run
+    res, vec_out, *_ = kotlin_run
     assert vec_out.is_file(), res.stdout[-2000:] + res.stderr[-2000:]
     kotlin = _load_events(vec_out)
     cases = json.loads(VECTORS.read_text())
@@ -129,7 +168,7 @@ def test_python_and_kotlin_agree_on_every_shared_vector(kotlin_run):
 
 
 def test_python_and_kotlin_agree_on_random_streams(kotlin_run):
-    res, _, rnd_in, rnd_out = kotlin_run
+    res, _, rnd_in, rnd_out, *_ = kotlin_run
     assert rnd_out.is_file(), res.stdout[-2000:] + res.stderr[-2000:]
     kotlin = _load_events(rnd_out)
     cases = json.loads(rnd_in.read_text())
@@ -155,6 +194,45 @@ def test_run_tests_sh_fails_on_a_wrong_expectation(kotlin_run, tmp_path):
     bad.write_text(json.dumps(cases))
     env = dict(os.environ, EDGETL_VECTORS=str(bad))
     env.pop("EDGETL_DUMP", None)
+    res2 = subprocess.run(["bash", str(RUN_TESTS)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert res2.returncode != 0
+    assert target["name"] in res2.stdout
+
+
+def test_kotlin_runs_the_shared_setup_vectors(kotlin_run):
+    res, *_ = kotlin_run
+    assert "SetupVectorsTest" in (RUN_TESTS.read_text()), "run_tests.sh must run the setup vectors"
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "DumpSetup:" in res.stdout
+
+
+def test_python_and_kotlin_agree_on_every_setup_case(kotlin_run):
+    res, *_, setup_in, setup_out = kotlin_run
+    assert setup_out.is_file(), res.stdout[-2000:] + res.stderr[-2000:]
+    kotlin = {row.pop("name"): row for row in map(json.loads, setup_out.read_text().splitlines())}
+    cases = json.loads(setup_in.read_text())
+    assert sorted(kotlin) == sorted(c["name"] for c in cases)
+    outcomes = set()
+    for c in cases:
+        py = python_setup(c)
+        assert kotlin[c["name"]] == py, (c["name"], c)
+        outcomes.add(py["error"] if "error" in py else py["result"]["threshold_source"])
+    # not vacuous: the random grid reaches every branch of the rules
+    assert outcomes == {"user", "card", "card_raised", "default", "threshold", "card_threshold", "hint_after_s"}
+
+
+def test_run_tests_sh_fails_on_a_wrong_setup_expectation(kotlin_run, tmp_path):
+    res, *_ = kotlin_run
+    if res.returncode != 0:
+        pytest.skip("run_tests.sh already failing")
+    cases = json.loads(SETUP_VECTORS.read_text())
+    target = next(c for c in cases if c["expected"].get("threshold_source") == "card_raised")
+    target["expected"]["threshold"] = 0.3  # what the phone did before the shared rules: no floor
+    bad = tmp_path / "bad_setup.json"
+    bad.write_text(json.dumps(cases))
+    env = dict(os.environ, EDGETL_SETUP_VECTORS=str(bad))
+    env.pop("EDGETL_DUMP", None)
+    env.pop("EDGETL_DUMP_SETUP", None)
     res2 = subprocess.run(["bash", str(RUN_TESTS)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert res2.returncode != 0
     assert target["name"] in res2.stdout

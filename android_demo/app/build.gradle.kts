@@ -12,8 +12,10 @@ android {
         applicationId = "org.edgetl.demo"
         minSdk = 24
         targetSdk = 36
-        versionCode = 1
-        versionName = "0.1.0"
+        versionCode = 2
+        versionName = "0.2.0"
+        // ./gradlew connectedAndroidTest: app/src/androidTest (a phone or emulator must be attached)
+        testInstrumentationRunner = "androidx.test.runner.AndroidJUnitRunner"
     }
 
     buildTypes {
@@ -51,6 +53,7 @@ dependencies {
     implementation(libs.camera.view)
 
     implementation(libs.litert)
+    implementation(libs.litert.api) // the Interpreter API classes; named so all LiteRT pieces share one version
     implementation(libs.litert.gpu)
     implementation(libs.litert.gpu.api)
     implementation(libs.litert.support)
@@ -59,4 +62,9 @@ dependencies {
     // the JVM; without Gradle, run_pure_tests.sh compiles the same tests with plain kotlinc.
     testImplementation(libs.junit)
     testImplementation(libs.android.json)
+
+    // On a device: the bundled model, the decision and the delegate fallback (app/src/androidTest).
+    androidTestImplementation(libs.junit)
+    androidTestImplementation(libs.androidx.test.runner)
+    androidTestImplementation(libs.androidx.test.ext.junit)
 }

@@ -22,7 +22,8 @@ TEST_SRC="$HERE/src/test/java/org/edgetl/demo"
 DECISION_SRC="$REPO/android_demo/decision/src/main/kotlin"
 
 # The Android-free sources of the app; each says "// PURE:" in its header.
-PURE=(Assets.kt ModelCard.kt Phrases.kt Preprocess.kt Vibrations.kt Delegates.kt DecisionSetup.kt)
+PURE=(Assets.kt ModelCard.kt Phrases.kt Preprocess.kt Vibrations.kt Delegates.kt DecisionSetup.kt
+      ThresholdSetting.kt Languages.kt SpeechTiming.kt)
 
 die() { echo "run_pure_tests.sh: $*" >&2; exit 2; }
 
@@ -67,7 +68,8 @@ fi
 
 CP="$BUILD/classes:$STDLIB:$JUNIT:$HAMCREST:$ORGJSON"
 java -Dfile.encoding=UTF-8 -cp "$CP" -Dedgetl.phrases="$REPO/edgetl/runtime/phrases.json" org.junit.runner.JUnitCore \
-    org.edgetl.demo.PreprocessTest org.edgetl.demo.VibrationsTest org.edgetl.demo.CardAndPhrasesTest
+    org.edgetl.demo.PreprocessTest org.edgetl.demo.VibrationsTest org.edgetl.demo.CardAndPhrasesTest \
+    org.edgetl.demo.AppRulesTest
 
 if [ -n "${EDGETL_DUMP_CARD:-}" ]; then
     # shellcheck disable=SC2086  # CARD PHRASES OUT

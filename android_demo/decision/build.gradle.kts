@@ -34,5 +34,7 @@ tasks.test {
     useJUnit()
     // The language-neutral vectors live in the Python tree; both sides must pass them.
     systemProperty("edgetl.vectors", projectDir.resolve("../../tests/vectors/decision.json").absolutePath)
+    systemProperty("edgetl.setup_vectors", projectDir.resolve("../../tests/vectors/decision_setup.json").absolutePath)
     inputs.file(projectDir.resolve("../../tests/vectors/decision.json"))
+    inputs.file(projectDir.resolve("../../tests/vectors/decision_setup.json"))
 }

@@ -6,8 +6,10 @@
 #
 # Environment:
 #   EDGETL_VECTORS  vector file (default: <repo>/tests/vectors/decision.json)
+#   EDGETL_SETUP_VECTORS  card -> settings cases (default: <repo>/tests/vectors/decision_setup.json)
 #   EDGETL_DUMP     "IN OUT [IN OUT ...]": after the tests, write the Kotlin events of every
 #                   case in IN to OUT (one JSON line per case; used by tests/test_kotlin_decide.py)
+#   EDGETL_DUMP_SETUP  "IN OUT": write what SetupRules returns for every case of IN to OUT
 #   KOTLIN_BUILD    build directory (default: android_demo/decision/build/kotlinc, gitignored)
 # Compilation is skipped when the sources and toolchain are unchanged since the last build.
 set -euo pipefail
@@ -16,6 +18,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 BUILD="${KOTLIN_BUILD:-$HERE/build/kotlinc}"
 VECTORS="${EDGETL_VECTORS:-$REPO/tests/vectors/decision.json}"
+SETUP_VECTORS="${EDGETL_SETUP_VECTORS:-$REPO/tests/vectors/decision_setup.json}"
 
 die() { echo "run_tests.sh: $*" >&2; exit 2; }
 
@@ -54,10 +57,15 @@ else
 fi
 
 CP="$BUILD/classes:$STDLIB:$JUNIT:$HAMCREST"
-java -cp "$CP" -Dedgetl.vectors="$VECTORS" org.junit.runner.JUnitCore \
-    org.edgetl.decision.DeciderVectorsTest org.edgetl.decision.DeciderTest
+java -cp "$CP" -Dedgetl.vectors="$VECTORS" -Dedgetl.setup_vectors="$SETUP_VECTORS" org.junit.runner.JUnitCore \
+    org.edgetl.decision.DeciderVectorsTest org.edgetl.decision.DeciderTest org.edgetl.decision.SetupVectorsTest
 
 if [ -n "${EDGETL_DUMP:-}" ]; then
     # shellcheck disable=SC2086  # word splitting into IN OUT pairs is intended
     java -cp "$CP" org.edgetl.decision.DumpEvents $EDGETL_DUMP
+fi
+
+if [ -n "${EDGETL_DUMP_SETUP:-}" ]; then
+    # shellcheck disable=SC2086  # IN OUT
+    java -cp "$CP" org.edgetl.decision.DumpSetup $EDGETL_DUMP_SETUP
 fi

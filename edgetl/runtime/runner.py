@@ -38,6 +38,8 @@ import numpy as np
 
 from edgetl.runtime.signals import stop_on_signals
 from edgetl.errors import EdgetlError
+# Card -> decision settings (threshold floor and default, background, hint): shared with the Android app.
+from edgetl.runtime.setup import DEFAULT_THRESHOLD, MIN_CARD_THRESHOLD, SetupError, decision_setup
 
 __all__ = [
     "RunConfig",
@@ -51,10 +53,6 @@ __all__ = [
     "STAGES",
 ]
 
-DEFAULT_THRESHOLD = 0.8  # used when neither --threshold nor the model card gives one
-# A card threshold below this is raised to it (with a warning): under 0.5 the top label does not even
-# outweigh all the others together, and such a card usually comes from a held-out set too small to trust.
-MIN_CARD_THRESHOLD = 0.5
 STAGES = ("capture", "preprocess", "invoke", "decide", "speech", "frame")
 _STAGE_HELP = {
     "capture": "waiting for the newest frame (camera pace / decode)",
@@ -362,21 +360,18 @@ def run(config: RunConfig, stop_event: threading.Event | None = None,
     card = classifier.card
     labels = list(classifier.labels)
     summary.labels = labels
-    if config.threshold is not None:
-        threshold = float(config.threshold)
-    elif card is not None and card.announce_threshold:
-        threshold = float(card.announce_threshold)
-        if threshold < MIN_CARD_THRESHOLD:
-            warn(f"warning: the model card's announce threshold {threshold:.2f} is below {MIN_CARD_THRESHOLD}; "
-                 f"using {MIN_CARD_THRESHOLD} (pass --threshold to choose)")
-            threshold = MIN_CARD_THRESHOLD
-    else:
-        threshold = DEFAULT_THRESHOLD
+    try:
+        setup = decision_setup(labels, card.background_label if card is not None else None,
+                               card.announce_threshold if card is not None else None,
+                               threshold=config.threshold, hint_after_s=config.hint_after_s)
+    except SetupError as exc:
+        raise EdgetlError(str(exc)) from None
+    threshold = setup.threshold
+    if setup.threshold_source == "card_raised":
+        warn(f"warning: the model card's announce threshold {card.announce_threshold:.2f} is below "
+             f"{MIN_CARD_THRESHOLD}; using {MIN_CARD_THRESHOLD} (pass --threshold to choose)")
     summary.threshold = threshold
-    background = card.background_label if card is not None else "background"
-    if background not in labels:
-        background = "background" if "background" in labels else None
-    decider = Decider(labels, background, _decision_config(config, threshold))
+    decider = Decider(labels, setup.background, _decision_config(config, threshold))
     phrases_path = config.phrases if config.phrases is not None else Path(config.model).parent
     phrases = Phrases.load(phrases_path, config.lang)
     texts = {label: phrases.phrase_for(label) for label in labels}

@@ -4,17 +4,24 @@ package org.edgetl.demo
 
 import org.edgetl.decision.DecisionConfig
 import org.edgetl.decision.Decider
+import org.edgetl.decision.Setup
+import org.edgetl.decision.SetupRules
 
+/**
+ * The Decider for a model card and the user's settings. The rules (threshold floor and default,
+ * background fallback, hint off by default) are [SetupRules], the same as the Raspberry Pi's
+ * (edgetl/runtime/setup.py), checked against the shared tests/vectors/decision_setup.json.
+ */
 object DecisionSetup {
-    /** Used when neither the settings nor the card give a threshold. */
-    const val DEFAULT_THRESHOLD = 0.8
+    /** The "hold the note steady" delay when the user turns the hint on in settings. */
+    const val HINT_AFTER_S = 4.0
 
-    /** Settings override (if any) > the card's calibrated announce_threshold > [DEFAULT_THRESHOLD]. */
-    fun threshold(card: ModelCard, override: Double?): Double = override ?: card.announceThreshold ?: DEFAULT_THRESHOLD
+    /** Throws SetupException (an IllegalArgumentException) when the card's threshold is not in [0, 1]. */
+    fun setup(card: ModelCard, userThreshold: Double?, hint: Boolean = false): Setup =
+        SetupRules.resolve(card.labels, card.backgroundLabel, card.announceThreshold, userThreshold, if (hint) HINT_AFTER_S else null)
 
-    /** A Decider for this model: its labels, its background class, and the chosen threshold. */
-    fun decider(card: ModelCard, override: Double?): Decider {
-        val config = DecisionConfig(threshold = threshold(card, override), hintAfterS = 4.0)
-        return Decider(card.labels, card.deciderBackground, config)
+    fun decider(card: ModelCard, userThreshold: Double?, hint: Boolean = false): Decider {
+        val s = setup(card, userThreshold, hint)
+        return Decider(card.labels, s.background, DecisionConfig(threshold = s.threshold, hintAfterS = s.hintAfterS))
     }
 }

@@ -1,12 +1,19 @@
 package org.edgetl.demo
 
 import android.content.Context
+import android.media.AudioAttributes
 import android.os.Build
+import android.os.VibrationAttributes
 import android.os.VibrationEffect
 import android.os.Vibrator
 import android.os.VibratorManager
 
-/** Plays the per-denomination patterns of [Vibrations] (needs the VIBRATE permission). */
+/**
+ * Plays the per-denomination patterns of [Vibrations] (needs the VIBRATE permission).
+ *
+ * The patterns carry information (which note), so they are tagged as accessibility vibrations:
+ * an untagged vibration may be scaled down or dropped with the phone's touch feedback turned off.
+ */
 class Haptics(context: Context) {
     private val vibrator: Vibrator? =
         if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.S) {
@@ -24,11 +31,19 @@ class Haptics(context: Context) {
         val v = vibrator ?: return
         if (!v.hasVibrator() || timings.size < 2) return
         v.cancel()
-        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.O) {
-            v.vibrate(VibrationEffect.createWaveform(timings, -1))
-        } else {
-            @Suppress("DEPRECATION")
-            v.vibrate(timings, -1)
+        when {
+            Build.VERSION.SDK_INT >= Build.VERSION_CODES.TIRAMISU -> v.vibrate(
+                VibrationEffect.createWaveform(timings, -1),
+                VibrationAttributes.createForUsage(VibrationAttributes.USAGE_ACCESSIBILITY)
+            )
+            Build.VERSION.SDK_INT >= Build.VERSION_CODES.O -> v.vibrate(
+                VibrationEffect.createWaveform(timings, -1),
+                AudioAttributes.Builder().setUsage(AudioAttributes.USAGE_ASSISTANCE_ACCESSIBILITY).build()
+            )
+            else -> {
+                @Suppress("DEPRECATION")
+                v.vibrate(timings, -1, AudioAttributes.Builder().setUsage(AudioAttributes.USAGE_ASSISTANCE_ACCESSIBILITY).build())
+            }
         }
     }
 

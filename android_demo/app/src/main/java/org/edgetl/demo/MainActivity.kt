@@ -7,6 +7,8 @@ import android.content.pm.PackageManager
 import android.content.res.Configuration
 import android.net.Uri
 import android.os.Bundle
+import android.os.Handler
+import android.os.Looper
 import android.os.SystemClock
 import android.provider.Settings as SystemSettings
 import android.util.Log
@@ -33,6 +35,7 @@ import androidx.core.content.ContextCompat
 import org.edgetl.decision.Decider
 import org.edgetl.decision.Event
 import org.edgetl.decision.KIND_ANNOUNCE
+import org.edgetl.decision.SetupRules
 import org.json.JSONObject
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
@@ -42,12 +45,18 @@ import java.util.concurrent.Executors
  *
  * Threads: the camera analyzer, model loading and the Decider all run on [analysisExecutor]
  * (one thread, so no locking); speech, vibration and views on the main thread.
+ *
+ * Rotation and other screen changes do not restart the activity (android:configChanges in the
+ * manifest): the camera, the model, its delegate and the Decider stay as they are, so a turned
+ * phone neither reloads the model nor announces the same note again; only the camera's target
+ * rotation follows the display ([onConfigurationChanged]).
  */
 class MainActivity : ComponentActivity() {
     private lateinit var settings: Settings
     private lateinit var speaker: Speaker
     private lateinit var haptics: Haptics
-    private lateinit var accessibility: AccessibilityManager
+    /** Null on the odd device without the service (getSystemService is @Nullable). */
+    private var accessibility: AccessibilityManager? = null
     private lateinit var previewView: PreviewView
     private lateinit var repeatButton: Button
     private lateinit var statusText: TextView
@@ -58,6 +67,7 @@ class MainActivity : ComponentActivity() {
     // Analysis thread only.
     private var classifier: NoteClassifier? = null
     private var decider: Decider? = null
+    private val frameFailures = FrameFailures()
     private val clockOrigin = SystemClock.elapsedRealtimeNanos()
     private var lastStatusNs = 0L
 
@@ -70,11 +80,15 @@ class MainActivity : ComponentActivity() {
     private var currentBackend: Backend? = null
     private var inferenceMs: MovingAverage? = null
     private var cameraProvider: ProcessCameraProvider? = null
-    private var cameraRequested = false
+    private var preview: Preview? = null
+    private var analysis: ImageAnalysis? = null
+    private var cameraStarted = false
+    private var openingSettings = false
     private var liveRegionToggle = false
+    private val mainHandler = Handler(Looper.getMainLooper())
 
     private val requestCamera = registerForActivityResult(ActivityResultContracts.RequestPermission()) { granted ->
-        if (granted) startCamera() else explainPermissionDenied()
+        if (granted) onCameraPermissionGranted() else explainPermissionDenied()
     }
 
     override fun onCreate(savedInstanceState: Bundle?) {
@@ -89,6 +103,10 @@ class MainActivity : ComponentActivity() {
         settings = Settings(this)
         haptics = Haptics(this)
         accessibility = getSystemService(AccessibilityManager::class.java)
+        savedInstanceState?.let {
+            lastAnnouncement = it.getString(KEY_LAST_ANNOUNCEMENT)
+            lastLabel = it.getString(KEY_LAST_LABEL)
+        }
         speaker = Speaker(this) { ok -> onSpeechReady(ok) }
         speaker.setLocale(Settings.localeFor(settings.language))
         loadPhrases(settings.language)
@@ -100,7 +118,22 @@ class MainActivity : ComponentActivity() {
         }
 
         loadModel()
-        if (hasCameraPermission()) startCamera() else requestCamera.launch(Manifest.permission.CAMERA)
+        if (hasCameraPermission()) onCameraPermissionGranted() else requestCamera.launch(Manifest.permission.CAMERA)
+    }
+
+    override fun onSaveInstanceState(outState: Bundle) {
+        super.onSaveInstanceState(outState)
+        // A restart the manifest does not absorb (e.g. a language change) keeps "repeat" working.
+        outState.putString(KEY_LAST_ANNOUNCEMENT, lastAnnouncement)
+        outState.putString(KEY_LAST_LABEL, lastLabel)
+    }
+
+    /** Rotation etc. (android:configChanges): keep everything, just tell the camera the new rotation. */
+    override fun onConfigurationChanged(newConfig: Configuration) {
+        super.onConfigurationChanged(newConfig)
+        val rotation = previewView.display?.rotation ?: return
+        preview?.setTargetRotation(rotation)
+        analysis?.setTargetRotation(rotation)
     }
 
     override fun onStop() {
@@ -111,6 +144,7 @@ class MainActivity : ComponentActivity() {
 
     override fun onDestroy() {
         super.onDestroy()
+        mainHandler.removeCallbacksAndMessages(null)
         cameraProvider?.unbindAll()
         analysisExecutor.execute {
             classifier?.close()
@@ -125,8 +159,14 @@ class MainActivity : ComponentActivity() {
     private fun hasCameraPermission(): Boolean =
         ContextCompat.checkSelfPermission(this, Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED
 
+    /** The one place that reacts to a granted permission: right label for TalkBack, camera on. */
+    private fun onCameraPermissionGranted() {
+        repeatButton.contentDescription = getString(R.string.repeat_button_description)
+        if (!cameraStarted) startCamera()
+    }
+
     private fun startCamera() {
-        cameraRequested = true
+        cameraStarted = true
         val future = ProcessCameraProvider.getInstance(this)
         future.addListener({
             try {
@@ -134,6 +174,7 @@ class MainActivity : ComponentActivity() {
                 cameraProvider = provider
                 val preview = Preview.Builder().build()
                 preview.setSurfaceProvider(previewView.surfaceProvider)
+                this.preview = preview
                 val analysis = ImageAnalysis.Builder()
                     // A note needs few pixels: ~640x480 keeps conversion cheap; the model sees input_size.
                     .setResolutionSelector(
@@ -149,11 +190,13 @@ class MainActivity : ComponentActivity() {
                     .setOutputImageFormat(ImageAnalysis.OUTPUT_IMAGE_FORMAT_RGBA_8888)
                     .build()
                 analysis.setAnalyzer(analysisExecutor) { image -> analyze(image) }
+                this.analysis = analysis
                 provider.unbindAll()
                 provider.bindToLifecycle(this, CameraSelector.DEFAULT_BACK_CAMERA, preview, analysis)
                 announcementText.text = getString(R.string.point_camera)
             } catch (e: Exception) {
                 Log.e(TAG, "camera start failed", e)
+                cameraStarted = false
                 showAndSay(spokenString(R.string.camera_error))
             }
         }, ContextCompat.getMainExecutor(this))
@@ -161,10 +204,15 @@ class MainActivity : ComponentActivity() {
 
     /** Analysis thread. Always closes the frame, so CameraX can deliver the next one. */
     private fun analyze(image: ImageProxy) {
+        val c = classifier
+        val d = decider
+        if (c == null || d == null) {
+            image.close()
+            return
+        }
         try {
-            val c = classifier ?: return
-            val d = decider ?: return
             val probs = c.classify(image)
+            frameFailures.success()
             val t = (SystemClock.elapsedRealtimeNanos() - clockOrigin) / 1e9
             val event = d.update(probs, t)
             val now = SystemClock.elapsedRealtimeNanos()
@@ -174,19 +222,38 @@ class MainActivity : ComponentActivity() {
             }
             if (event != null) runOnUiThread { onEvent(event) }
         } catch (e: Exception) {
-            Log.e(TAG, "frame failed", e)
+            Log.e(TAG, "frame failed on ${c.backend}", e)
+            onFrameFailed(c, e)
         } finally {
             image.close()
+        }
+    }
+
+    /** Analysis thread. A few failed frames in a row are said out loud; the model moves to the CPU. */
+    private fun onFrameFailed(c: NoteClassifier, e: Exception) {
+        val action = frameFailures.failure(c.backend)
+        if (action == FrameFailures.Action.NONE) return
+        classifier = null
+        decider = null
+        c.close()
+        val reason = e.message ?: e.javaClass.simpleName
+        runOnUiThread {
+            if (action == FrameFailures.Action.REOPEN_ON_CPU) {
+                say(spokenString(R.string.recognition_failed_retry))
+                loadModel(DelegateChoice.CPU)
+            } else {
+                showAndSay(spokenString(R.string.recognition_failed, reason))
+            }
         }
     }
 
     // ------------------------------------------------------------------------------- model
 
     /** (Re)open the model with the current settings; frames are ignored until it is ready. */
-    private fun loadModel() {
+    private fun loadModel(choice: DelegateChoice = settings.delegate) {
         statusText.text = getString(R.string.status_loading)
-        val choice = settings.delegate
         val override = settings.thresholdOverride
+        val hint = settings.holdSteadyHint
         currentBackend = null
         inferenceMs = null
         analysisExecutor.execute {
@@ -195,17 +262,35 @@ class MainActivity : ComponentActivity() {
             decider = null
             try {
                 val c = NoteClassifier.open(applicationContext, choice)
-                val d = DecisionSetup.decider(c.card, override)
+                val d = try {
+                    DecisionSetup.decider(c.card, override, hint)
+                } catch (e: IllegalArgumentException) {
+                    c.close() // e.g. the card's announce_threshold is not a probability
+                    throw e
+                }
                 val p = Vibrations.forLabels(c.card.labels, c.card.deciderBackground)
                 classifier = c
                 decider = d
+                frameFailures.success()
                 runOnUiThread { onModelReady(c, p) }
+            } catch (e: NoModelException) {
+                Log.e(TAG, e.message ?: "no model")
+                runOnUiThread {
+                    say(spokenString(R.string.no_model))
+                    statusText.text = getString(R.string.no_model_status)
+                }
             } catch (e: Exception) {
-                Log.e(TAG, "model failed", e)
-                val reason = e.message ?: e.javaClass.simpleName
-                runOnUiThread { showAndSay(spokenString(R.string.model_error, reason)) }
+                onModelFailed(e)
+            } catch (e: LinkageError) { // LiteRT's own native library missing or broken
+                onModelFailed(e)
             }
         }
+    }
+
+    private fun onModelFailed(e: Throwable) {
+        Log.e(TAG, "model failed", e)
+        val reason = e.message ?: e.javaClass.simpleName
+        runOnUiThread { showAndSay(spokenString(R.string.model_error, reason)) }
     }
 
     private fun onModelReady(c: NoteClassifier, vibrations: Map<String, LongArray>) {
@@ -273,25 +358,48 @@ class MainActivity : ComponentActivity() {
         return createConfigurationContext(conf).resources.getString(id, *args)
     }
 
-    private fun talkBackOn(): Boolean = accessibility.isEnabled && accessibility.isTouchExplorationEnabled
+    private fun talkBackOn(): Boolean {
+        val a = accessibility ?: return false
+        return a.isEnabled && a.isTouchExplorationEnabled
+    }
 
     /**
      * Say [text] once: with the app's TextToSpeech (QUEUE_FLUSH), or, when the user chose to hear
      * announcements through TalkBack (or TextToSpeech is unavailable) and TalkBack is running,
      * through an assertive live region, which TalkBack reads at once, interrupting older speech.
+     * [onSpoken] runs when the app's own speech has ended; returns false when it cannot know
+     * (TalkBack speaks), so the caller waits instead.
      */
-    private fun say(text: String) {
+    private fun say(text: String, onSpoken: (() -> Unit)? = null): Boolean {
         val throughTalkBack = talkBackOn() && (settings.speakThroughTalkBack || !speaker.isReady)
         if (throughTalkBack) {
             announcementText.accessibilityLiveRegion = View.ACCESSIBILITY_LIVE_REGION_ASSERTIVE
             // A live region speaks on change only; alternate an invisible suffix so a repeat is spoken too.
             liveRegionToggle = !liveRegionToggle
             announcementText.text = if (liveRegionToggle) text else "$text\u200B"
-        } else {
-            announcementText.accessibilityLiveRegion = View.ACCESSIBILITY_LIVE_REGION_NONE
-            announcementText.text = text
-            speaker.speak(text)
+            return false
         }
+        announcementText.accessibilityLiveRegion = View.ACCESSIBILITY_LIVE_REGION_NONE
+        announcementText.text = text
+        speaker.speak(text, onSpoken)
+        return true
+    }
+
+    /**
+     * Say [text], then run [action] once it has been said: at the end of the app's own speech, or
+     * after [SpeechTiming.waitMs] when TalkBack reads it; a safety timeout covers an engine that
+     * never reports the end. Nothing runs after the activity is gone.
+     */
+    private fun sayThen(text: String, action: () -> Unit) {
+        var done = false
+        val once = {
+            if (!done && !isFinishing && !isDestroyed) {
+                done = true
+                action()
+            }
+        }
+        val heard = say(text, once)
+        mainHandler.postDelayed({ once() }, if (heard) SpeechTiming.SAFETY_MS else SpeechTiming.waitMs(text))
     }
 
     private fun showAndSay(text: String) {
@@ -352,22 +460,24 @@ class MainActivity : ComponentActivity() {
     private fun askAgainOrOpenSettings() {
         if (shouldShowRequestPermissionRationale(Manifest.permission.CAMERA)) {
             requestCamera.launch(Manifest.permission.CAMERA)
-        } else {
-            // "Don't ask again" (or denied twice): only the system settings can grant it now.
-            say(spokenString(R.string.camera_permission_settings))
-            startActivity(
-                Intent(SystemSettings.ACTION_APPLICATION_DETAILS_SETTINGS, Uri.fromParts("package", packageName, null))
-            )
+        } else if (!openingSettings) {
+            // "Don't ask again" (or denied twice): only the system settings can grant it now. The
+            // instructions are said in full first: opening the settings stops this activity, and
+            // onStop silences the speaker.
+            openingSettings = true
+            sayThen(spokenString(R.string.camera_permission_settings)) {
+                openingSettings = false
+                startActivity(
+                    Intent(SystemSettings.ACTION_APPLICATION_DETAILS_SETTINGS, Uri.fromParts("package", packageName, null))
+                )
+            }
         }
     }
 
     override fun onResume() {
         super.onResume()
         // Back from the system settings with the permission now granted.
-        if (hasCameraPermission() && !cameraRequested) {
-            repeatButton.contentDescription = getString(R.string.repeat_button_description)
-            startCamera()
-        }
+        if (hasCameraPermission()) onCameraPermissionGranted()
     }
 
     // ------------------------------------------------------------------------------- settings
@@ -381,6 +491,7 @@ class MainActivity : ComponentActivity() {
         val seek = view.findViewById<SeekBar>(R.id.threshold_seek)
         val seekLabel = view.findViewById<TextView>(R.id.threshold_value)
         val talkBack = view.findViewById<CheckBox>(R.id.talkback_route)
+        val hint = view.findViewById<CheckBox>(R.id.hint_enabled)
 
         val delegateIds = mapOf(
             DelegateChoice.AUTO to R.id.delegate_auto,
@@ -391,13 +502,13 @@ class MainActivity : ComponentActivity() {
         delegateGroup.check(delegateIds.getValue(settings.delegate))
         languageGroup.check(if (settings.language == Settings.LANG_HI) R.id.language_hi else R.id.language_en)
 
-        // SeekBar 0..49 <-> threshold 0.50..0.99
-        val override = settings.thresholdOverride
-        useCard.isChecked = override == null
-        seek.max = 49
-        seek.progress = (((override ?: DecisionSetup.DEFAULT_THRESHOLD) - 0.5) * 100).toInt().coerceIn(0, 49)
+        // SeekBar 0..49 <-> 50..99 %, stored as whole percent (ThresholdSetting): no drift on reopening
+        val percent = settings.thresholdPercent
+        useCard.isChecked = percent == null
+        seek.max = ThresholdSetting.MAX_PROGRESS
+        seek.progress = ThresholdSetting.progressOf(percent ?: ThresholdSetting.percentOf(SetupRules.DEFAULT_THRESHOLD))
         fun showSeek() {
-            seekLabel.text = getString(R.string.threshold_value, 50 + seek.progress)
+            seekLabel.text = getString(R.string.threshold_value, ThresholdSetting.percentAt(seek.progress))
             seek.isEnabled = !useCard.isChecked
             seek.contentDescription = seekLabel.text
         }
@@ -409,6 +520,7 @@ class MainActivity : ComponentActivity() {
             override fun onStopTrackingTouch(bar: SeekBar) {}
         })
         talkBack.isChecked = settings.speakThroughTalkBack
+        hint.isChecked = settings.holdSteadyHint
 
         android.app.AlertDialog.Builder(this)
             .setTitle(R.string.settings_title)
@@ -417,12 +529,14 @@ class MainActivity : ComponentActivity() {
             .setPositiveButton(android.R.string.ok) { _, _ ->
                 val newDelegate = delegateIds.entries.first { it.value == delegateGroup.checkedRadioButtonId }.key
                 val newLanguage = if (languageGroup.checkedRadioButtonId == R.id.language_hi) Settings.LANG_HI else Settings.LANG_EN
-                val newThreshold = if (useCard.isChecked) null else (50 + seek.progress) / 100.0
-                val reloadModel = newDelegate != settings.delegate || newThreshold != settings.thresholdOverride
+                val newPercent = if (useCard.isChecked) null else ThresholdSetting.percentAt(seek.progress)
+                val reloadModel = newDelegate != settings.delegate || newPercent != settings.thresholdPercent ||
+                    hint.isChecked != settings.holdSteadyHint
                 val newVoice = newLanguage != settings.language
                 settings.delegate = newDelegate
                 settings.language = newLanguage
-                settings.thresholdOverride = newThreshold
+                settings.thresholdPercent = newPercent
+                settings.holdSteadyHint = hint.isChecked
                 settings.speakThroughTalkBack = talkBack.isChecked
                 if (newVoice) {
                     val ok = speaker.setLocale(Settings.localeFor(newLanguage))
@@ -437,5 +551,7 @@ class MainActivity : ComponentActivity() {
 
     private companion object {
         const val TAG = "edgetl.Main"
+        const val KEY_LAST_ANNOUNCEMENT = "last_announcement"
+        const val KEY_LAST_LABEL = "last_label"
     }
 }

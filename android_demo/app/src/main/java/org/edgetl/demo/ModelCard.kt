@@ -3,6 +3,7 @@ package org.edgetl.demo
 // PURE: no Android imports. Uses org.json, which Android ships; on a plain JVM the same API comes
 // from Debian's libandroid-json-java (run_pure_tests.sh) or com.vaadin.external.google:android-json.
 
+import org.edgetl.decision.SetupRules
 import org.json.JSONArray
 import org.json.JSONException
 import org.json.JSONObject
@@ -45,9 +46,12 @@ data class ModelCard(
     val backgroundIndex: Int
         get() = if (backgroundLabel == null) -1 else labels.indexOf(backgroundLabel)
 
-    /** The decision module's background argument: null when the model has no background class. */
+    /**
+     * The label that means "no note" for the Decider and the vibrations: [backgroundLabel] when it is
+     * a label, else a label named "background", else none (the shared rule, [SetupRules]).
+     */
     val deciderBackground: String?
-        get() = if (backgroundIndex >= 0) backgroundLabel else null
+        get() = SetupRules.background(labels, backgroundLabel)
 
     /** Fails unless [bytes] is exactly the model this card describes (size, then SHA-256). */
     fun verify(length: Long, digestHex: String) {
@@ -113,10 +117,8 @@ data class ModelCard(
             val crop = o.optString("crop", "center")
             if (crop != "center") throw ModelCardException("$source: crop \"$crop\" is not supported (only \"center\")")
 
+            // Read as given; its range (0 = not calibrated, a floor of 0.5) is SetupRules' business.
             val threshold = if (o.isNull("announce_threshold")) null else o.getDouble("announce_threshold")
-            if (threshold != null && !(threshold > 0.0 && threshold <= 1.0)) {
-                throw ModelCardException("$source: announce_threshold must be in (0, 1], got $threshold")
-            }
             val background = if (o.isNull("background_label")) null else o.getString("background_label")
 
             return ModelCard(

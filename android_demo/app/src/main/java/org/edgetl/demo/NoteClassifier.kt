@@ -12,13 +12,14 @@ import org.tensorflow.lite.gpu.GpuDelegate
 import org.tensorflow.lite.nnapi.NnApiDelegate
 import org.tensorflow.lite.support.common.FileUtil
 import java.io.Closeable
-import java.nio.MappedByteBuffer
+import java.nio.ByteBuffer
+import java.nio.ByteOrder
 
 /**
  * Runs the exported model on camera frames with LiteRT's Interpreter.
  *
  * The accelerator is chosen at run time by [DelegatePlan.plan]: GPU delegate with the fp16 model
- * when the GPU CompatibilityList supports this device, else NNAPI with the int8 model (Android 11+),
+ * when the GPU CompatibilityList supports this device, else NNAPI with the int8 model (Android 11-14),
  * else XNNPACK on the CPU with the int8 model; settings can force one. If a delegate fails to
  * initialise (or its first inference fails) the model is reopened on the CPU and [fallbackReason]
  * says why. Pre- and post-processing follow the model card and reuse their buffers.
@@ -31,11 +32,13 @@ class NoteClassifier private constructor(
     private val interpreter: Interpreter,
     private val delegate: Delegate?,
     private val pre: Preprocessor,
-    private val out: OutputDecoder,
-    /** Null when the first choice worked; otherwise what failed before the CPU took over. */
-    val fallbackReason: String?
+    private val out: OutputDecoder
 ) : Closeable {
     private val probs = FloatArray(card.labels.size)
+
+    /** Null when the first choice worked; otherwise what failed before this backend took over. */
+    var fallbackReason: String? = null
+        private set
 
     /** Moving average of the interpreter's run time in milliseconds (pre-processing excluded). */
     val inferenceMs = MovingAverage(30)
@@ -43,10 +46,12 @@ class NoteClassifier private constructor(
     /** Class probabilities for one RGBA_8888 frame (the returned array is reused). */
     fun classify(image: ImageProxy): FloatArray {
         val plane = image.planes[0]
-        val input = pre.process(
-            plane.buffer, image.width, image.height, plane.rowStride, plane.pixelStride,
-            image.imageInfo.rotationDegrees
-        )
+        return classifyRgba(plane.buffer, image.width, image.height, plane.rowStride, plane.pixelStride, image.imageInfo.rotationDegrees)
+    }
+
+    /** The same for RGBA bytes from anywhere (the instrumentation test feeds decoded images). */
+    fun classifyRgba(rgba: ByteBuffer, width: Int, height: Int, rowStride: Int, pixelStride: Int, rotationDegrees: Int): FloatArray {
+        val input = pre.process(rgba, width, height, rowStride, pixelStride, rotationDegrees)
         val t0 = SystemClock.elapsedRealtimeNanos()
         interpreter.run(input, out.prepare())
         inferenceMs.add((SystemClock.elapsedRealtimeNanos() - t0) / 1e6)
@@ -61,29 +66,40 @@ class NoteClassifier private constructor(
     companion object {
         private const val TAG = "edgetl.Classifier"
 
-        /** Opens the model per [choice]; throws with a readable message when nothing works. */
+        /**
+         * Opens the model per [choice]; throws [NoModelException] when the app has no model,
+         * [ModelCardException] when a model does not match its card, IllegalStateException when
+         * no backend starts. A delegate that fails, even with a missing native library, falls back.
+         */
         fun open(context: Context, choice: DelegateChoice): NoteClassifier {
             val names = context.assets.list("")?.toSet() ?: emptySet()
             val hasInt8 = Assets.MODEL_INT8 in names && Assets.CARD_INT8 in names
             val hasFp16 = Assets.MODEL_FP16 in names && Assets.CARD_FP16 in names
-            val gpuSupported = gpuSupported()
+            if (!hasInt8 && !hasFp16) throw NoModelException()
+            val gpuSupported = choice == DelegateChoice.AUTO && gpuSupported()
             val plan = DelegatePlan.plan(choice, gpuSupported, Build.VERSION.SDK_INT, hasInt8, hasFp16)
             Log.i(TAG, "choice $choice, GPU supported $gpuSupported, API ${Build.VERSION.SDK_INT}: plan $plan")
-
-            var failure: String? = null
-            for (attempt in plan) {
-                val card = loadCard(context, attempt)
-                val model = loadModel(context, attempt, card)
+            return openWith(plan) { attempt ->
                 try {
-                    return create(attempt.backend, card, model, failure)
-                } catch (e: ModelCardException) {
-                    throw e // the model itself does not match its card: no backend will help
-                } catch (e: Exception) {
+                    openAttempt(context, attempt)
+                } catch (e: Throwable) {
                     Log.w(TAG, "${attempt.backend} with ${attempt.model} failed", e)
-                    failure = "${attempt.backend}: ${e.message ?: e.javaClass.simpleName}"
+                    throw e
                 }
             }
-            throw IllegalStateException("the model could not be started ($failure)")
+        }
+
+        /** One attempt of a plan: card, model check, interpreter with that backend, warm-up run. */
+        fun openAttempt(context: Context, attempt: Attempt): NoteClassifier {
+            val card = loadCard(context, attempt)
+            val model = loadModel(context, attempt, card)
+            return create(attempt.backend, card, model)
+        }
+
+        /** [open]'s fallback with a caller's attempt function (the instrumentation test breaks one on purpose). */
+        fun openWith(plan: List<Attempt>, open: (Attempt) -> NoteClassifier): NoteClassifier {
+            val opened = DelegatePlan.firstThatOpens(plan, open)
+            return opened.value.also { it.fallbackReason = opened.fallbackReason }
         }
 
         private fun gpuSupported(): Boolean = try {
@@ -107,42 +123,53 @@ class NoteClassifier private constructor(
             return card
         }
 
-        private fun loadModel(context: Context, attempt: Attempt, card: ModelCard): MappedByteBuffer {
+        private fun loadModel(context: Context, attempt: Attempt, card: ModelCard): ByteBuffer {
             val (length, hex) = context.assets.open(attempt.model).use { ModelCard.digest(it) }
             card.verify(length, hex)
-            // Memory-mapped straight from the APK: needs noCompress "tflite" (app/build.gradle.kts).
-            return FileUtil.loadMappedFile(context, attempt.model)
+            return try {
+                // Memory-mapped straight from the APK: needs noCompress "tflite" (app/build.gradle.kts).
+                FileUtil.loadMappedFile(context, attempt.model)
+            } catch (e: java.io.IOException) {
+                // Stored compressed (an APK built without that setting): read it into memory instead.
+                Log.w(TAG, "${attempt.model} is compressed in the APK; loading it into memory", e)
+                val bytes = context.assets.open(attempt.model).use { it.readBytes() }
+                ByteBuffer.allocateDirect(bytes.size).order(ByteOrder.nativeOrder()).apply {
+                    put(bytes)
+                    rewind()
+                }
+            }
         }
 
-        private fun create(backend: Backend, card: ModelCard, model: MappedByteBuffer, failure: String?): NoteClassifier {
+        private fun create(backend: Backend, card: ModelCard, model: ByteBuffer): NoteClassifier {
             val options = Interpreter.Options()
             var delegate: Delegate? = null
-            when (backend) {
-                Backend.GPU -> {
-                    val gpuOptions = CompatibilityList().let { list ->
-                        try {
+            var interpreter: Interpreter? = null
+            try {
+                // Delegates are built inside the try: a missing native library throws a LinkageError
+                // here, which must close what was opened and fall back, never crash the app.
+                when (backend) {
+                    Backend.GPU -> {
+                        val list = CompatibilityList()
+                        val gpuOptions = try {
                             list.bestOptionsForThisDevice
                         } finally {
                             list.close()
                         }
+                        delegate = GpuDelegate(gpuOptions)
+                        options.addDelegate(delegate)
                     }
-                    delegate = GpuDelegate(gpuOptions)
-                    options.addDelegate(delegate)
+                    Backend.NNAPI -> {
+                        val nnOptions = NnApiDelegate.Options()
+                            .setExecutionPreference(NnApiDelegate.Options.EXECUTION_PREFERENCE_SUSTAINED_SPEED)
+                            .setUseNnapiCpu(false) // unsupported ops go to LiteRT's CPU kernels, not NNAPI's reference CPU
+                        delegate = NnApiDelegate(nnOptions)
+                        options.addDelegate(delegate)
+                    }
+                    Backend.CPU -> {
+                        options.setUseXNNPACK(true)
+                        options.setNumThreads(Runtime.getRuntime().availableProcessors().coerceIn(1, 4))
+                    }
                 }
-                Backend.NNAPI -> {
-                    val nnOptions = NnApiDelegate.Options()
-                        .setExecutionPreference(NnApiDelegate.Options.EXECUTION_PREFERENCE_SUSTAINED_SPEED)
-                        .setUseNnapiCpu(false) // unsupported ops go to LiteRT's CPU kernels, not NNAPI's reference CPU
-                    delegate = NnApiDelegate(nnOptions)
-                    options.addDelegate(delegate)
-                }
-                Backend.CPU -> {
-                    options.setUseXNNPACK(true)
-                    options.setNumThreads(Runtime.getRuntime().availableProcessors().coerceIn(1, 4))
-                }
-            }
-            var interpreter: Interpreter? = null
-            try {
                 interpreter = Interpreter(model, options)
                 checkTensors(interpreter, card)
                 val pre = Preprocessor(card.inputSize, InputKind.of(card), card.mean, card.std, card.inputQuantization)
@@ -150,9 +177,9 @@ class NoteClassifier private constructor(
                 // One warm-up run on a blank input: a delegate that accepts the graph but cannot
                 // execute it fails here, where we can still fall back, not on the first frame.
                 interpreter.run(pre.input, out.prepare())
-                return NoteClassifier(backend, card, interpreter, delegate, pre, out, failure)
+                return NoteClassifier(backend, card, interpreter, delegate, pre, out)
             } catch (e: Throwable) {
-                interpreter?.close()
+                interpreter?.close() // the interpreter before its delegate
                 (delegate as? Closeable)?.close()
                 throw e
             }
@@ -167,6 +194,10 @@ class NoteClassifier private constructor(
             val inType = interpreter.getInputTensor(0).dataType().name.lowercase()
             if (inType != card.inputDtype) {
                 throw ModelCardException("model input is $inType, card says ${card.inputDtype}")
+            }
+            val outType = interpreter.getOutputTensor(0).dataType().name.lowercase()
+            if (outType != card.outputDtype) {
+                throw ModelCardException("model output is $outType, card says ${card.outputDtype}")
             }
             val outCount = interpreter.getOutputTensor(0).numElements()
             if (outCount != card.labels.size) {

@@ -15,17 +15,34 @@ class Settings(context: Context) {
 
     /** "en" or "hi"; first run follows the phone's language. */
     var language: String
-        get() = prefs.getString(KEY_LANGUAGE, null) ?: if (Locale.getDefault().language == "hi") LANG_HI else LANG_EN
+        get() = prefs.getString(KEY_LANGUAGE, null) ?: if (Locale.getDefault().language == LANG_HI) LANG_HI else LANG_EN
         set(value) = prefs.edit().putString(KEY_LANGUAGE, value).apply()
 
-    /** null = use the model card's announce_threshold (or 0.8). */
-    var thresholdOverride: Double?
-        get() = if (prefs.contains(KEY_THRESHOLD)) prefs.getFloat(KEY_THRESHOLD, 0.8f).toDouble() else null
+    /**
+     * The user's own threshold in whole percent (50-99), null = use the model card's (see
+     * [DecisionSetup]). Stored as an Int so it reads back exactly; a Float saved by an older
+     * version is rounded to its percent ([ThresholdSetting]).
+     */
+    var thresholdPercent: Int?
+        get() = when {
+            prefs.contains(KEY_THRESHOLD_PERCENT) -> prefs.getInt(KEY_THRESHOLD_PERCENT, ThresholdSetting.MIN_PERCENT)
+            prefs.contains(KEY_THRESHOLD_LEGACY) -> ThresholdSetting.percentOfLegacy(prefs.getFloat(KEY_THRESHOLD_LEGACY, 0.8f))
+            else -> null
+        }
         set(value) {
-            val e = prefs.edit()
-            if (value == null) e.remove(KEY_THRESHOLD) else e.putFloat(KEY_THRESHOLD, value.toFloat())
+            val e = prefs.edit().remove(KEY_THRESHOLD_LEGACY)
+            if (value == null) e.remove(KEY_THRESHOLD_PERCENT) else e.putInt(KEY_THRESHOLD_PERCENT, value)
             e.apply()
         }
+
+    /** [thresholdPercent] as the Decider's threshold. */
+    val thresholdOverride: Double?
+        get() = thresholdPercent?.let { ThresholdSetting.thresholdOf(it) }
+
+    /** Say "hold the note steady" after a few unclear seconds; off by default, as on the Raspberry Pi. */
+    var holdSteadyHint: Boolean
+        get() = prefs.getBoolean(KEY_HINT, false)
+        set(value) = prefs.edit().putBoolean(KEY_HINT, value).apply()
 
     /**
      * When TalkBack is on: true = announcements go through TalkBack (its voice and speed), false
@@ -37,13 +54,15 @@ class Settings(context: Context) {
         set(value) = prefs.edit().putBoolean(KEY_TALKBACK, value).apply()
 
     companion object {
-        const val LANG_EN = "en"
-        const val LANG_HI = "hi"
+        const val LANG_EN = Languages.EN
+        const val LANG_HI = Languages.HI
         private const val KEY_DELEGATE = "delegate"
         private const val KEY_LANGUAGE = "language"
-        private const val KEY_THRESHOLD = "threshold"
+        private const val KEY_THRESHOLD_LEGACY = "threshold" // Float, before version 0.2
+        private const val KEY_THRESHOLD_PERCENT = "threshold_percent"
+        private const val KEY_HINT = "hold_steady_hint"
         private const val KEY_TALKBACK = "speak_through_talkback"
 
-        fun localeFor(language: String): Locale = if (language == LANG_HI) Locale("hi", "IN") else Locale("en", "IN")
+        fun localeFor(language: String): Locale = Languages.localeFor(language)
     }
 }

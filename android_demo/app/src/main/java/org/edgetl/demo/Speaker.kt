@@ -1,21 +1,45 @@
 package org.edgetl.demo
 
 import android.content.Context
+import android.os.Handler
+import android.os.Looper
 import android.speech.tts.TextToSpeech
+import android.speech.tts.UtteranceProgressListener
 import android.util.Log
 import java.util.Locale
 
 /**
  * Android TextToSpeech for announcements; works offline with the phone's installed voices.
  * Every call uses QUEUE_FLUSH: a newer note interrupts a stale one, never a backlog.
- * Call from the main thread.
+ * Call from the main thread; an utterance's end callback also runs on the main thread.
  */
 class Speaker(context: Context, private val onReady: (ok: Boolean) -> Unit) : TextToSpeech.OnInitListener {
     private val tts = TextToSpeech(context.applicationContext, this)
+    private val main = Handler(Looper.getMainLooper())
     private var ready = false
     private var pending: String? = null
-    private var locale: Locale = Locale("en", "IN")
+    private var pendingDone: (() -> Unit)? = null
+    private var locale: Locale = Languages.FALLBACK
     private var counter = 0
+    /** Utterance id -> what to run when it has been spoken (or stopped, or failed). Main thread only. */
+    private val whenSpoken = HashMap<String, () -> Unit>()
+
+    init {
+        // Progress callbacks arrive on a TTS binder thread: hop to the main thread.
+        tts.setOnUtteranceProgressListener(object : UtteranceProgressListener() {
+            override fun onStart(utteranceId: String?) {}
+            override fun onDone(utteranceId: String?) = finished(utteranceId)
+            @Deprecated("Deprecated in Java")
+            override fun onError(utteranceId: String?) = finished(utteranceId)
+            override fun onError(utteranceId: String?, errorCode: Int) = finished(utteranceId)
+            override fun onStop(utteranceId: String?, interrupted: Boolean) = finished(utteranceId)
+        })
+    }
+
+    private fun finished(utteranceId: String?) {
+        if (utteranceId == null) return
+        main.post { whenSpoken.remove(utteranceId)?.invoke() }
+    }
 
     /** False until the engine is up, and when the chosen language has no voice. */
     var languageAvailable = false
@@ -23,13 +47,17 @@ class Speaker(context: Context, private val onReady: (ok: Boolean) -> Unit) : Te
 
     override fun onInit(status: Int) {
         ready = status == TextToSpeech.SUCCESS
+        val text = pending
+        val done = pendingDone
+        pending = null
+        pendingDone = null
         if (ready) {
             applyLocale()
-            pending?.let { speak(it) }
+            if (text != null) speak(text, done)
         } else {
             Log.w(TAG, "TextToSpeech failed to start (status $status)")
+            done?.invoke() // nothing will be spoken: do not keep the caller waiting
         }
-        pending = null
         onReady(ready)
     }
 
@@ -44,7 +72,7 @@ class Speaker(context: Context, private val onReady: (ok: Boolean) -> Unit) : Te
         if (result < TextToSpeech.LANG_AVAILABLE) {
             // e.g. the Hindi voice data is not downloaded: English still beats silence.
             Log.w(TAG, "no voice for $locale (result $result), falling back to English")
-            result = tts.setLanguage(Locale("en", "IN"))
+            result = tts.setLanguage(Languages.FALLBACK)
             if (result < TextToSpeech.LANG_AVAILABLE) tts.setLanguage(Locale.ENGLISH)
             languageAvailable = false
             return false
@@ -56,13 +84,19 @@ class Speaker(context: Context, private val onReady: (ok: Boolean) -> Unit) : Te
     val isReady: Boolean
         get() = ready
 
-    fun speak(text: String) {
+    /** Speaks [text] at once; [onSpoken] (main thread) runs when it has been said, cut off or failed. */
+    fun speak(text: String, onSpoken: (() -> Unit)? = null) {
         if (!ready) {
             pending = text // spoken as soon as the engine is up
+            pendingDone = onSpoken
             return
         }
         counter += 1
-        tts.speak(text, TextToSpeech.QUEUE_FLUSH, null, "edgetl-$counter")
+        val id = "edgetl-$counter"
+        if (onSpoken != null) whenSpoken[id] = onSpoken
+        if (tts.speak(text, TextToSpeech.QUEUE_FLUSH, null, id) != TextToSpeech.SUCCESS) {
+            whenSpoken.remove(id)?.invoke()
+        }
     }
 
     fun stop() {
@@ -70,6 +104,8 @@ class Speaker(context: Context, private val onReady: (ok: Boolean) -> Unit) : Te
     }
 
     fun shutdown() {
+        whenSpoken.clear()
+        main.removeCallbacksAndMessages(null)
         tts.stop()
         tts.shutdown()
     }

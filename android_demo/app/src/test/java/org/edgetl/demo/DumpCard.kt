@@ -25,7 +25,7 @@ object DumpCard {
         out.put("mean", JSONArray(card.mean.map { it.toDouble() }))
         out.put("std", JSONArray(card.std.map { it.toDouble() }))
         out.put("background", card.deciderBackground ?: JSONObject.NULL)
-        out.put("threshold", DecisionSetup.threshold(card, null))
+        out.put("threshold", DecisionSetup.setup(card, null).threshold)
         out.put("output_scale", card.outputQuantization?.scale?.toDouble() ?: JSONObject.NULL)
         out.put("output_zero_point", card.outputQuantization?.zeroPoint ?: JSONObject.NULL)
         val phrases = JSONObject()
