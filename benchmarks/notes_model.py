@@ -94,7 +94,7 @@ def main() -> None:
     ap.add_argument("--extra-foreign", type=float, default=0.7, help="share of the extra ones with a foreign note")
     ap.add_argument("--name", default="run", help="run folder (WORK/NAME) and models folder (WORK/NAME-models)")
     ap.add_argument("--seconds", type=float, default=60.0, help="length of the test clip")
-    ap.add_argument("--familiarity", type=float, default=0.95, help="gate keep share at export (0: no gate)")
+    ap.add_argument("--familiarity", type=float, default=0.99, help="gate keep share at export (0: no gate)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     if not DATA.exists() or not WEIGHTS.exists():

@@ -199,7 +199,7 @@ def export(
     qat: Optional[bool] = typer.Option(None, "--qat/--ptq", help="Use the run's QAT weights (default when they exist) or post-training quantization."),
     strict: bool = typer.Option(False, help="Fail when a target delegate would fall back to CPU."),
     android: Optional[Path] = typer.Option(None, help="Also copy model, card, labels and phrases into this Android assets folder."),
-    familiarity: float = typer.Option(0.95, help="Familiarity gate built into the model: the share of right validation answers "
+    familiarity: float = typer.Option(0.99, help="Familiarity gate built into the model: the share of right validation answers "
                                       "it lets through; notes that look like no training photo go to background (0: no gate)."),
     as_json: bool = typer.Option(False, "--json"),
 ):
