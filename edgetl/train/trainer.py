@@ -33,7 +33,7 @@ from edgetl.train.config import TrainConfig
 from edgetl.train.features import CacheStats, FeatureCache, cache_key, default_cache_dir, extract
 
 FIT = "squash"  # how a photo becomes a square input; part of the cache key
-AUGMENT_VERSION = 1  # bump when augment.py changes so stale cached views are not reused
+AUGMENT_VERSION = 2  # bump when augment.py changes so stale cached views are not reused
 STATE = ".state.json"
 
 
