@@ -5,8 +5,13 @@
 #
 # MODEL.tflite  an exported int8 model; its card (same name, .json) is copied with it.
 #               Default: keep whatever is already in /opt/edgetl/models/.
-# PACKAGE       what pip installs (default: 'edgetl[pi]'; e.g. a wheel: ./edgetl-0.1.0-py3-none-any.whl,
-#               or a checkout: /home/pi/edgetl)
+# PACKAGE       what pip installs. Default: the edgetl checkout this script sits in (with the [pi]
+#               extra). Or a wheel (./edgetl-0.1.0-py3-none-any.whl) or another checkout; [pi] is added
+#               when you leave it out. (edgetl is not published on the package registry.)
+#
+# Versions: when the checkout has requirements/pi.txt, pip installs exactly the versions CI tested on
+# arm64 (EDGETL_CONSTRAINTS=FILE picks another file, EDGETL_CONSTRAINTS= none).
+# EDGETL_NO_SERVICE=1 installs everything but the systemd unit (containers, chroots, CI).
 #
 # What it does (safe to run again): apt packages (espeak-ng, alsa-utils, python3-venv; picamera2 and
 # gpiozero when available), a system user 'edgetl' in the video/audio/gpio groups, a venv in
@@ -18,14 +23,27 @@ set -euo pipefail
 PREFIX=/opt/edgetl
 SERVICE_USER=edgetl
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CHECKOUT="$(cd "$HERE/../.." && pwd)"
 MODEL="${1:-}"
-PACKAGE="${2:-edgetl[pi]}"
+PACKAGE="${2:-}"
+NO_SERVICE="${EDGETL_NO_SERVICE:-}"
+CONSTRAINTS="${EDGETL_CONSTRAINTS-$CHECKOUT/requirements/pi.txt}"
 
-say() { printf '\033[1m%s\033[0m\n' "$*"; }
+if [ -t 1 ]; then say() { printf '\033[1m%s\033[0m\n' "$*"; }; else say() { printf '%s\n' "$*"; }; fi
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+is_checkout() { [ -f "$1/pyproject.toml" ] && grep -q '^name = "edgetl"' "$1/pyproject.toml"; }
+
 [ "$(id -u)" -eq 0 ] || die "run as root: sudo $0 $*"
-command -v systemctl >/dev/null || die "systemd is required"
+[ -n "$NO_SERVICE" ] || command -v systemctl >/dev/null || die "systemd is required (EDGETL_NO_SERVICE=1 installs without the service)"
+if [ -z "$PACKAGE" ]; then
+  is_checkout "$CHECKOUT" || die "$HERE is not inside an edgetl checkout: give a wheel or checkout as PACKAGE (see the top of $0)"
+  PACKAGE="$CHECKOUT"
+fi
+# a wheel or a folder without extras gets [pi]: without it pip would leave out the LiteRT interpreter
+case "$PACKAGE" in *"["*) ;; *.whl|/*|./*|../*) PACKAGE="$PACKAGE[pi]" ;; esac
+pip_constraints=()
+if [ -n "$CONSTRAINTS" ] && [ -f "$CONSTRAINTS" ]; then pip_constraints=(-c "$CONSTRAINTS"); fi
 if [ -n "$MODEL" ]; then
   [ -f "$MODEL" ] || die "model not found: $MODEL"
   [ -f "${MODEL%.tflite}.json" ] || die "model card not found: ${MODEL%.tflite}.json (export writes it next to the .tflite)"
@@ -36,9 +54,13 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends python3 python3-venv python3-pip espeak-ng alsa-utils >/dev/null
 # optional: the Pi camera module (picamera2 is only packaged for Raspberry Pi OS) and the repeat button
+declare -A without=([python3-picamera2]="--camera picamera2 will not work (a USB camera, --camera 0, will)"
+                    [python3-gpiozero]="the --gpio-pin repeat button will not work")
 for pkg in python3-picamera2 python3-gpiozero; do
   if apt-cache show "$pkg" >/dev/null 2>&1; then
     apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null || echo "note: could not install $pkg (continuing)"
+  else
+    echo "note: $pkg is not packaged here (Raspberry Pi OS's own repository has it): ${without[$pkg]}"
   fi
 done
 
@@ -57,7 +79,8 @@ if [ ! -x "$PREFIX/venv/bin/python" ]; then
   python3 -m venv --system-site-packages "$PREFIX/venv"
 fi
 "$PREFIX/venv/bin/pip" install --quiet --upgrade pip
-"$PREFIX/venv/bin/pip" install --quiet --upgrade "$PACKAGE"
+echo "installing $PACKAGE${pip_constraints:+ with the versions in ${pip_constraints[1]}}"
+"$PREFIX/venv/bin/pip" install --quiet --upgrade "${pip_constraints[@]}" "$PACKAGE"
 "$PREFIX/venv/bin/python" - <<'PY'
 import sys
 import edgetl.runtime.runner  # noqa: F401
@@ -84,6 +107,10 @@ fi
 chown -R root:root "$PREFIX"
 
 say "5/5 systemd unit"
+if [ -n "$NO_SERVICE" ]; then
+  say "installed without the service (EDGETL_NO_SERVICE): run $PREFIX/venv/bin/edgetl run --model $PREFIX/models/notes_int8.tflite"
+  exit 0
+fi
 install -m 0644 "$HERE/edgetl.service" /etc/systemd/system/edgetl.service
 systemctl daemon-reload
 systemctl enable edgetl.service >/dev/null
