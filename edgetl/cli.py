@@ -29,8 +29,13 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _options(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
-                                          help="Print the edgetl version and exit.")) -> None:
-    pass
+                                          help="Print the edgetl version and exit."),
+             verbose: bool = typer.Option(False, "--verbose", "-v",
+                                          help="Show TensorFlow's own logging (also EDGETL_VERBOSE=1); quiet by default.")) -> None:
+    if verbose:  # read by edgetl.tf_env before TensorFlow loads (commands import it lazily)
+        import os
+
+        os.environ["EDGETL_VERBOSE"] = "1"
 
 
 data_app = typer.Typer(no_args_is_help=True, help="Inspect, split and capture class-folder data sets.")
@@ -236,6 +241,23 @@ def evaluate(
     report = run_evaluate(model, data, split=split, compare=compare, out_dir=out, target_precision=target_precision,
                           negatives=negatives, card=card, threads=threads, min_spoken=min_spoken)
     _emit(report, as_json, format_report(report))
+
+
+@app.command()
+def predict(
+    model: Path = typer.Argument(..., help="A .tflite (card beside it, or labels in its metadata), a .keras or a run folder."),
+    images: List[Path] = typer.Argument(..., help="Image files and/or folders (searched recursively)."),
+    top: int = typer.Option(3, "--top", help="How many of the best labels to show per image."),
+    threshold: Optional[float] = typer.Option(None, help="Announce threshold (default: the card's, else 0.8, as in `run`)."),
+    card: Optional[Path] = typer.Option(None, help="Model card, when not beside the .tflite."),
+    threads: Optional[int] = typer.Option(None, help="Interpreter threads (.tflite)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+):
+    """Top-k labels and confidences per photo, and whether the device would announce it."""
+    from edgetl.predict import predict as run_predict
+
+    result = run_predict(model, images, top=top, threshold=threshold, card=card, threads=threads)
+    _emit(result.to_dict(), as_json, result.format())
 
 
 @app.command()

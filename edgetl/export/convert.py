@@ -197,8 +197,10 @@ def convert(model, quantization: str, calibration: np.ndarray | None = None, mea
         converter.inference_output_type = t.uint8 if output_type == "uint8" else t.float32
     else:
         raise EdgetlError(f"unknown quantization {quantization!r}; choose from {', '.join(QUANTIZATIONS)}")
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    from edgetl.tf_env import native_stderr_captured
+
+    try:  # the converter's C++ side prints its settings ("fully_quantize: 0, ...") straight to fd 2
+        with contextlib.redirect_stdout(io.StringIO()), native_stderr_captured():
             return bytes(converter.convert())
     except Exception as exc:  # the converter raises ConverterError and friends
         raise EdgetlError(f"TFLite conversion ({quantization}) failed: {str(exc).splitlines()[0][:240]}") from None
