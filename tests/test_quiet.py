@@ -96,3 +96,20 @@ def test_tensorflow_logging_level_is_set_before_import_and_the_users_choice_wins
     assert _python(code, TF_CPP_MIN_LOG_LEVEL="1").stdout.strip() == "1"
     verbose = "import os, edgetl.tf_env; print(os.environ.get('TF_CPP_MIN_LOG_LEVEL', 'unset'))"
     assert _python(verbose, EDGETL_VERBOSE="1").stdout.strip() == "unset"
+
+
+@pytest.mark.slow
+def test_export_ends_with_next_commands_that_work(tiny_pipeline):
+    work, steps = tiny_pipeline
+    out = steps[-1].stdout
+    assert "\nnext:\n" in out
+    commands = [line.split("#")[0].split() for line in out.split("\nnext:\n")[1].splitlines() if line.strip()]
+    assert [c[1] for c in commands] == ["evaluate", "predict", "run", "export"]
+    assert commands[-1][-2:] == ["--android", "android_demo/app/src/main/assets"]
+    evaluate, predict_ = commands[0], commands[1]
+    assert _edgetl(work, *evaluate[1:], "--json").returncode == 0
+    predict_ = [("data/10" if word == "PHOTO_OR_FOLDER" else word) for word in predict_]
+    assert "8 image(s)" in _edgetl(work, *predict_[1:]).stdout
+    run = commands[2]
+    proc = _edgetl(work, *run[1:run.index("--source")], "--source", "data/10", "--no-speech", "--max-frames", "3")
+    assert "Traceback" not in proc.stderr
