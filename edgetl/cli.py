@@ -29,8 +29,13 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _options(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
-                                          help="Print the edgetl version and exit.")) -> None:
-    pass
+                                          help="Print the edgetl version and exit."),
+             verbose: bool = typer.Option(False, "--verbose", "-v",
+                                          help="Show TensorFlow's own logging (also EDGETL_VERBOSE=1); quiet by default.")) -> None:
+    if verbose:  # read by edgetl.tf_env before TensorFlow loads (commands import it lazily)
+        import os
+
+        os.environ["EDGETL_VERBOSE"] = "1"
 
 
 data_app = typer.Typer(no_args_is_help=True, help="Inspect, split and capture class-folder data sets.")
@@ -82,7 +87,7 @@ def synth(
 def data_check(
     path: Path = typer.Argument(..., help="Class folders, a train/val/test tree, or a split manifest .json."),
     min_side: int = typer.Option(64, help="Flag images smaller than this many pixels on a side."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
     """Count images per class and find unreadable files, duplicates, tiny images and imbalance."""
     from edgetl.data.check import check_dataset
@@ -101,7 +106,7 @@ def data_split(
     test: float = typer.Option(0.1, help="Share of each class for test."),
     seed: int = typer.Option(0, help="Same seed and files, same split."),
     link: bool = typer.Option(False, help="Symlink instead of copying when writing folders."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
     """Stratified, deterministic train/val/test split, written as a manifest or as folders."""
     from edgetl.data.check import split_to_folders
@@ -122,8 +127,8 @@ def data_split(
 def train(
     data: List[Path] = typer.Argument(..., help="Class folders (several roots merge), a train/val/test tree, or a split .json."),
     out: Path = typer.Option(Path("runs/latest"), help="Run folder to create."),
-    backbone: str = typer.Option("mobilenet_v2", help="mobilenet_v2, mobilenet_v3_small, mobilenet_v3_large, efficientnet_b0, "
-                                 "vgg16 or resnet50 (BENCHMARKS.md compares them)."),
+    backbone: str = typer.Option("mobilenet_v2", help="A registered backbone: `edgetl backbones` lists them "
+                                 "(BENCHMARKS.md compares them)."),
     alpha: float = typer.Option(1.0, help="MobileNet width multiplier (V2: 0.35-1.4; V3: 0.75 or 1.0)."),
     size: int = typer.Option(224, help="Input size in pixels (96-224)."),
     weights: str = typer.Option("imagenet", help="imagenet (Keras download/cache) or PATH to a Keras no-top .h5 of the backbone "
@@ -132,22 +137,22 @@ def train(
     fine_tune: int = typer.Option(-1, "--fine-tune", help="Top blocks to unfreeze in stage 2 (-1: let --strategy decide)."),
     epochs: int = typer.Option(40, help="Max epochs for the head (early stopping on validation)."),
     fine_tune_epochs: int = typer.Option(15, help="Max epochs for fine-tuning."),
-    batch_size: int = typer.Option(64),
-    learning_rate: float = typer.Option(1e-3),
-    fine_tune_learning_rate: float = typer.Option(5e-4),
+    batch_size: int = typer.Option(64, help="Images per training step."),
+    learning_rate: float = typer.Option(1e-3, help="Learning rate for the head."),
+    fine_tune_learning_rate: float = typer.Option(5e-4, help="Learning rate for fine-tuning."),
     views: int = typer.Option(4, help="Cached views per training image: 1 plain + (views-1) augmented."),
     no_augment: bool = typer.Option(False, "--no-augment", help="Train on plain images only."),
-    no_class_weights: bool = typer.Option(False, "--no-class-weights"),
-    dropout: float = typer.Option(0.2),
-    label_smoothing: float = typer.Option(0.1),
+    no_class_weights: bool = typer.Option(False, "--no-class-weights", help="Do not weight classes by rarity."),
+    dropout: float = typer.Option(0.2, help="Dropout before the classifier layer."),
+    label_smoothing: float = typer.Option(0.1, help="Label smoothing of the training targets."),
     patience: int = typer.Option(6, help="Early-stopping patience in epochs."),
     val: float = typer.Option(0.1, help="Validation share when DATA is plain class folders."),
     test: float = typer.Option(0.1, help="Test share when DATA is plain class folders."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, help="Random seed: same seed and data, same result."),
     cache: Optional[Path] = typer.Option(None, help="Feature cache folder (default ~/.cache/edgetl/features or $EDGETL_CACHE)."),
     resume: bool = typer.Option(False, help="Continue an interrupted run in --out."),
     force: bool = typer.Option(False, help="Replace an existing run in --out."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
     """Transfer learning: an ImageNet backbone (MobileNetV2 by default) + a new head, trained on class folders."""
     from edgetl.train.config import TrainConfig
@@ -169,11 +174,11 @@ def train(
 def qat(
     run: Path = typer.Argument(..., help="A training run folder."),
     epochs: int = typer.Option(2, help="Quantization-aware epochs."),
-    learning_rate: float = typer.Option(1e-5),
-    batch_size: int = typer.Option(32),
+    learning_rate: float = typer.Option(1e-5, help="Learning rate for quantization-aware training."),
+    batch_size: int = typer.Option(32, help="Images per training step."),
     max_images: int = typer.Option(2000, help="Training images used (a seeded sample when there are more)."),
-    seed: int = typer.Option(0),
-    as_json: bool = typer.Option(False, "--json"),
+    seed: int = typer.Option(0, help="Random seed: same seed and data, same result."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
     """Quantization-aware fine-tuning of a trained run (saved as RUN/qat_weights.h5 for int8 export)."""
     from edgetl.train.qat import qat as run_qat
@@ -201,19 +206,28 @@ def export(
     android: Optional[Path] = typer.Option(None, help="Also copy model, card, labels and phrases into this Android assets folder."),
     familiarity: float = typer.Option(0.99, help="Familiarity gate built into the model: the share of right validation answers "
                                       "it lets through; notes that look like no training photo go to background (0: no gate)."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
     """Export a run to TFLite with labels metadata, a model card and an export report."""
     from edgetl.export.convert import export as run_export
 
     quants = [q for q, on in (("int8", int8), ("fp16", fp16), ("dynamic", dynamic), ("float32", float32)) if on] or ["int8"]
+    if "int8" not in quants:  # options that only shape an int8 model are refused, not silently ignored
+        given = [flag for flag, on in (("--output-type", output_type != "uint8"), ("--calibration", calibration is not None),
+                                        ("--calibration-count", calibration_count != 200), ("--qat/--ptq", qat is not None))
+                 if on]
+        if given:
+            raise typer.BadParameter(f"{', '.join(given)} only applies to --int8 (exporting {', '.join(quants)})")
     result = run_export(run, out, quants, calibration=calibration, calibration_count=calibration_count,
                         output_type=output_type, use_qat=qat, strict=strict, android=android, name=name,
                         familiarity=familiarity or None, log=typer.echo)
     text = result.table() + f"\nreport: {result.report_path}"
     if result.android:
         text += f"\nandroid assets: {', '.join(result.android)} -> {android}"
-    _emit({"files": result.files, "android": result.android, "report": str(result.report_path)}, as_json, text)
+    steps = result.next_steps(run, android)
+    text += "\n\nnext:\n" + "\n".join(f"  {step}" for step in steps) if steps else ""
+    _emit({"files": result.files, "android": result.android, "report": str(result.report_path), "next": steps},
+          as_json, text)
 
 
 @app.command()
@@ -227,8 +241,8 @@ def evaluate(
     card: Optional[Path] = typer.Option(None, help="Model card, when not beside the .tflite."),
     target_precision: float = typer.Option(0.995, help="Precision the announce threshold must reach."),
     min_spoken: int = typer.Option(100, help="Spoken answers needed before a threshold is trusted."),
-    threads: Optional[int] = typer.Option(None),
-    as_json: bool = typer.Option(False, "--json"),
+    threads: Optional[int] = typer.Option(None, help="Interpreter threads (default: LiteRT's choice)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
     """Top-1, per-class metrics, confusion matrix, selective accuracy; float vs int8 with --compare."""
     from edgetl.evaluate import evaluate as run_evaluate, format_report
@@ -239,13 +253,39 @@ def evaluate(
 
 
 @app.command()
+def predict(
+    model: Path = typer.Argument(..., help="A .tflite (card beside it, or labels in its metadata), a .keras or a run folder."),
+    images: List[Path] = typer.Argument(..., help="Image files and/or folders (searched recursively)."),
+    top: int = typer.Option(3, "--top", help="How many of the best labels to show per image."),
+    threshold: Optional[float] = typer.Option(None, help="Announce threshold (default: the card's, else 0.8, as in `run`)."),
+    card: Optional[Path] = typer.Option(None, help="Model card, when not beside the .tflite."),
+    threads: Optional[int] = typer.Option(None, help="Interpreter threads (.tflite)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+):
+    """Top-k labels and confidences per photo, and whether the device would announce it."""
+    from edgetl.predict import predict as run_predict
+
+    result = run_predict(model, images, top=top, threshold=threshold, card=card, threads=threads)
+    _emit(result.to_dict(), as_json, result.format())
+
+
+@app.command()
+def backbones(as_json: bool = typer.Option(False, "--json", help="Print the registry as JSON.")):
+    """The backbones `train --backbone` accepts: input normalisation, features, alpha, sizes, fine-tuning, QAT."""
+    from edgetl.backbone_list import backbone_rows, format_backbones
+
+    rows = backbone_rows()
+    _emit(rows, as_json, format_backbones(rows))
+
+
+@app.command()
 def benchmark(
     models: List[Path] = typer.Argument(..., help="One or more .tflite files (several are timed interleaved)."),
-    threads: Optional[int] = typer.Option(None),
-    runs: int = typer.Option(200),
-    warmup: int = typer.Option(20),
+    threads: Optional[int] = typer.Option(None, help="Interpreter threads (default: LiteRT's choice)."),
+    runs: int = typer.Option(200, help="Timed inferences per model."),
+    warmup: int = typer.Option(20, help="Untimed inferences first."),
     no_xnnpack: bool = typer.Option(False, "--no-xnnpack", help="Time the builtin kernels without XNNPACK."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
     """Latency (p50/p90/p99), size and peak memory of TFLite models on this machine."""
     from edgetl.benchmark import benchmark as run_benchmark, compare_models, format_benchmark
@@ -259,7 +299,8 @@ def benchmark(
 
 @app.command("run")
 def run_device(
-    model: Path = typer.Option(..., "--model", "-m", help="Exported .tflite (its card .json beside it)."),
+    model_arg: Optional[Path] = typer.Argument(None, metavar="MODEL", help="Exported .tflite (its card .json beside it)."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Same as MODEL (the older spelling, kept for scripts)."),
     card: Optional[Path] = typer.Option(None, help="Model card, when not beside the model."),
     source: str = typer.Option("0", "--source", "--camera", "-s",
                                help="Camera index, /dev/videoN, picamera2[:N], stream URL, video file or image folder."),
@@ -299,6 +340,8 @@ def run_device(
     """Camera -> model -> spoken denomination, until Ctrl-C / SIGTERM (or the end of a file)."""
     from edgetl.runtime.runner import RunConfig, run, run_cli_text
 
+    model = _one_model(model_arg, model)
+
     config = RunConfig(model=model, card=card, source=source, width=width, height=height, fps=fps, loop=loop, roi=roi,
                        threads=threads, delegate=delegate, xnnpack=not no_xnnpack, threshold=threshold,
                        smoothing=smoothing, ema_alpha=ema_alpha, window=window, stable_frames=stable_frames,
@@ -312,6 +355,15 @@ def run_device(
         raise typer.Exit(1)
 
 
+def _one_model(positional: Optional[Path], option: Optional[Path]) -> Path:
+    """MODEL or --model MODEL (not two different ones); missing is a usage error."""
+    if positional is None and option is None:
+        raise typer.BadParameter("give the exported .tflite: edgetl run MODEL", param_hint="MODEL")
+    if positional is not None and option is not None and positional != option:
+        raise typer.BadParameter(f"two models given ({positional} and --model {option}); give one", param_hint="MODEL")
+    return positional or option
+
+
 @data_app.command("capture")
 def data_capture(
     out: Path = typer.Argument(..., help="Data set root; frames go to OUT/LABEL/<timestamp>_<n>.jpg."),
@@ -323,7 +375,7 @@ def data_capture(
     quality: int = typer.Option(95, help="JPEG quality."),
     width: Optional[int] = typer.Option(None, help="Requested capture width."),
     height: Optional[int] = typer.Option(None, help="Requested capture height."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
     """Photograph training images with this device's camera (space to save, or --interval SECONDS headless)."""
     from edgetl.runtime.capture import capture
@@ -337,9 +389,9 @@ def data_capture(
 def demo(
     out: Path = typer.Option(Path("demo-output"), help="Where the demo writes its data and run."),
     weights: str = typer.Option("imagenet", help="imagenet or PATH to a Keras no-top .h5."),
-    per_class: int = typer.Option(80),
-    size: int = typer.Option(160),
-    seed: int = typer.Option(0),
+    per_class: int = typer.Option(80, help="Synthetic images per class."),
+    size: int = typer.Option(160, help="Image and model input size in pixels."),
+    seed: int = typer.Option(0, help="Random seed: same seed and data, same result."),
 ):
     """Synthetic notes -> train -> evaluate on a held-out split, end to end."""
     from edgetl.demo import run_demo
@@ -358,7 +410,7 @@ def explain(
     misclassified: Optional[Path] = typer.Option(None, "--misclassified", help="Data set (class folders, split .json, train/val/test tree or run) to find the worst mistakes in."),
     split: str = typer.Option("test", help="Which split of a run/manifest/tree --misclassified uses."),
     top: int = typer.Option(12, help="How many of the most confident mistakes the --misclassified gallery shows."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
     """Grad-CAM heat-maps and top-3 scores per photo; feature maps (--layers); worst mistakes (--misclassified)."""
     from edgetl.explain import explain as run_explain, format_result
@@ -374,7 +426,7 @@ def report(
     export_dir: Optional[Path] = typer.Option(None, "--export", help="Folder of this run's exports (default: models/ here, beside the run, beside its parent, and the run itself)."),
     no_latency: bool = typer.Option(False, "--no-latency", help="Do not time the exported models."),
     gradcam: bool = typer.Option(False, "--gradcam", help="Show mistakes with Grad-CAM heat-maps (loads TensorFlow and the float model)."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
     """One self-contained HTML page for a run: config, data, curves, metrics, exports, mistakes (opens offline)."""
     from edgetl.report import build_report, format_summary

@@ -112,6 +112,21 @@ class ExportResult:
                         f"{'-' if acc is None else f'{acc:.1%}':7s}  {'-' if thr is None else f'{thr:.2f}':9s}  {entry['model']}")
         return "\n".join(rows)
 
+    def next_steps(self, run: str | Path, android: str | Path | None = None) -> list[str]:
+        """The commands a user runs next on what was just exported (printed after the table)."""
+        if not self.files:
+            return []
+        import shlex
+
+        quant = "int8" if "int8" in self.files else next(iter(self.files))
+        model, run = shlex.quote(str(self.files[quant]["model"])), shlex.quote(str(run))
+        steps = [f"edgetl evaluate {model} {run} --compare {run}   # float vs {quant} on the run's test photos",
+                 f"edgetl predict {model} PHOTO_OR_FOLDER   # what it says about your own photos",
+                 f"edgetl run {model} --source 0   # camera -> spoken denomination"]
+        if android is None:
+            steps.append(f"edgetl export {run} --{quant} --android android_demo/app/src/main/assets   # into the Android demo")
+        return steps
+
 
 # ---- calibration ---------------------------------------------------------------------------------
 
@@ -197,8 +212,10 @@ def convert(model, quantization: str, calibration: np.ndarray | None = None, mea
         converter.inference_output_type = t.uint8 if output_type == "uint8" else t.float32
     else:
         raise EdgetlError(f"unknown quantization {quantization!r}; choose from {', '.join(QUANTIZATIONS)}")
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    from edgetl.tf_env import native_stderr_captured
+
+    try:  # the converter's C++ side prints its settings ("fully_quantize: 0, ...") straight to fd 2
+        with contextlib.redirect_stdout(io.StringIO()), native_stderr_captured():
             return bytes(converter.convert())
     except Exception as exc:  # the converter raises ConverterError and friends
         raise EdgetlError(f"TFLite conversion ({quantization}) failed: {str(exc).splitlines()[0][:240]}") from None

@@ -73,9 +73,12 @@ def load_interpreter(model: str | Path, threads: int | None = None, delegate: st
         resolver = getattr(module, "OpResolverType", None)
         if resolver is not None:
             kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    try:
-        interpreter = module.Interpreter(**kwargs)
-        interpreter.allocate_tensors()
+    from edgetl.quiet import native_stderr_captured
+
+    try:  # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate" to fd 2 here
+        with native_stderr_captured():
+            interpreter = module.Interpreter(**kwargs)
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise EdgetlError(f"cannot load {model}: {str(exc).splitlines()[0][:200]}") from None
     return interpreter
