@@ -13,7 +13,10 @@ UV_VERSION := 0.13.9
 TOOLS := .cache/tools
 LOCK_PYTHON := 3.11
 
-.PHONY: install demo test test-fast lock check-newest dist pi-check clean
+SHARED_DATA := ../shared/data
+RUPEE_FOLDERS := $(addprefix $(SHARED_DATA)/,inr-photos inr-scans inr-handheld inr-parul)
+
+.PHONY: model install demo test test-fast lock check-newest dist pi-check clean
 
 $(BIN)/edgetl: pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +55,12 @@ dist: install
 	rm -rf dist build
 	$(BIN)/python -m build --sdist --wheel --outdir dist . >/dev/null
 	$(BIN)/twine check --strict dist/*
+
+# The deployable rupee model from ../shared with the README's defaults: runs/rupees and models/rupees_int8.*
+model: install
+	$(BIN)/edgetl synth build/no-note --background-only --per-class 600
+	$(BIN)/edgetl train $(RUPEE_FOLDERS) build/no-note --out runs/rupees --weights $(WEIGHTS) --force
+	$(BIN)/edgetl export runs/rupees --int8 --out models
 
 # install.sh + `edgetl run` inside an emulated Debian bookworm arm64 root, compared with the same run here.
 pi-check: install
