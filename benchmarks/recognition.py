@@ -31,7 +31,7 @@ import numpy as np
 from paths import DATA, ROOT, WEIGHTS  # noqa: E402  (also puts edgetl on the path)
 
 from edgetl.atomic import write_json  # noqa: E402
-from edgetl.data.folders import LabelledSet, Sample, natural_key, scan, split, write_manifest  # noqa: E402
+from edgetl.data.folders import LabelledSet, Sample, scan, split, write_manifest  # noqa: E402
 
 PHOTO_FOLDERS = ("inr-photos", "inr-scans", "inr-handheld", "inr-parul")
 TARGET = 0.995
