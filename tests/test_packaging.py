@@ -82,10 +82,14 @@ def test_make_installs_with_the_dev_lock():
 
 def test_the_running_venv_matches_the_dev_lock():
     """The venv the tests run in holds exactly the pinned versions (the lock is not just a file)."""
+    import sysconfig
     from importlib import metadata
 
     pins = locked(DEV_LOCK)
-    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
+    # only the venv's own site-packages: once setuptools is imported, its _vendor folder (older copies of
+    # packaging, zipp, importlib-metadata, ...) is on sys.path too, and those are not what pip installed
+    site = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions(path=site)}
     differ = {n: (installed.get(n), v) for n, v in pins.items()
               if n in installed and installed[n] != v and n not in ("pip", "setuptools")}
     assert not differ, f"installed vs locked: {differ} (make install re-applies the lock)"
