@@ -7,11 +7,11 @@ label means "no note", and the confidence above which an answer is spoken). nump
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from edgetl.digest import sha256_file
 from edgetl.errors import EdgetlError
 
 CARD_FORMAT = "edgetl-card/1"
@@ -74,7 +74,10 @@ class ModelCard:
 
     def verify(self, model_path: str | Path) -> None:
         """Fail clearly when the card does not describe this exact model file."""
-        digest = sha256_file(model_path)
+        try:
+            digest = sha256_file(model_path)
+        except FileNotFoundError:
+            raise EdgetlError(f"model not found: {model_path}") from None
         if digest != self.sha256:
             raise EdgetlError(f"model card does not match {model_path} (sha256 {digest[:12]}…, card says "
                               f"{self.sha256[:12]}…); re-export or pass the matching card")
@@ -137,17 +140,6 @@ def card_problems(data: dict) -> list[str]:
         if name in data and not ok(data[name]):
             problems.append(f"field {name!r} must be {what} (got {json.dumps(data[name])[:60]})")
     return problems
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    except FileNotFoundError:
-        raise EdgetlError(f"model not found: {path}") from None
-    return digest.hexdigest()
 
 
 def card_path_for(model_path: str | Path) -> Path:

@@ -61,44 +61,16 @@ class Predictor:
                 **({"card": self.card.name, "quantization": self.card.quantization} if self.card else {})}
 
 
-def _run_files(model: Path) -> tuple[Path, Path]:
-    """(run folder, model.keras) for a run folder or a .keras file inside one."""
-    if model.is_dir():
-        return model, model / "model.keras"
-    return model.parent, model
-
-
 def load_float_run(model: Path, purpose: str = "evaluate"):
     """A run's float Keras model with its labels and input spec, checked against each other.
 
     Returns (run folder, model.keras path, net, labels, size, mean, std); every mismatch is one line.
     """
-    import json
+    from edgetl.run import Run
+    from edgetl.train.loading import load_run_model
 
-    run, keras_file = _run_files(Path(model))
-    if not keras_file.exists():
-        raise EdgetlError(f"no trained model at {keras_file} (train one with: edgetl train DATA --out {run})")
-    labels_file, config_file = run / "labels.txt", run / "config.json"
-    if not labels_file.is_file():
-        raise EdgetlError(f"{run} has no labels.txt beside {keras_file.name}; {purpose} the run folder `edgetl train` wrote")
-    labels = [line.strip() for line in labels_file.read_text().splitlines() if line.strip()]
-    try:
-        spec = json.loads(config_file.read_text())["input"]
-        size, mean, std = int(spec["size"]), float(spec["mean"]), float(spec["std"])
-    except FileNotFoundError:
-        raise EdgetlError(f"{run} has no config.json (needed for the input size and pixel scaling)") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise EdgetlError(f"{config_file}: no usable input section ({type(exc).__name__}: {exc})") from None
-    from edgetl.train.trainer import load_run_model
-
-    net = load_run_model(keras_file)
-    outputs = int(net.output_shape[-1])
-    if outputs != len(labels):
-        raise EdgetlError(f"{labels_file} lists {len(labels)} labels but {keras_file} outputs {outputs} scores")
-    shape = tuple(net.input_shape)
-    if len(shape) != 4 or shape[1] not in (None, size) or shape[2] not in (None, size):
-        raise EdgetlError(f"{keras_file} takes input {shape[1:]} but config.json says {size}x{size}x3")
-    return run, keras_file, net, labels, size, mean, std
+    run = Run.open_model(model, purpose)
+    return run.path, run.model_file, load_run_model(run), run.labels, run.size, run.mean, run.std
 
 
 def _load_keras(model: Path) -> Predictor:
@@ -142,39 +114,11 @@ def load_predictor(model: str | Path, card: str | Path | ModelCard | None = None
 
 
 def _resolve_data(data, split: str, model: Path) -> tuple[list[tuple[Path, str]], str, str | None]:
-    """(path, class name) pairs, a description of the source, and the split used (None for plain folders)."""
-    from edgetl.data.folders import SPLITS, read_manifest, scan
+    """(path, class name) pairs through the one data resolver; a run folder or its .keras supplies the default."""
+    from edgetl.data.folders import resolve_split
 
-    if split not in SPLITS:
-        raise EdgetlError(f"split must be one of {', '.join(SPLITS)} (got {split!r})")
-    if data is None:
-        run = model if model.is_dir() else model.parent if model.suffix.lower() == ".keras" else None
-        if run is not None and (run / "split.json").is_file():
-            data = run
-        else:
-            raise EdgetlError("no data given: pass class folders, a train/val/test tree, a split manifest or a run folder")
-    data = Path(data)
-    if not data.exists():
-        raise EdgetlError(f"data not found: {data}")
-    used: str | None = split
-    if data.is_file():
-        if data.suffix.lower() != ".json":
-            raise EdgetlError(f"{data}: expected a folder of class folders or a split manifest .json")
-        part = read_manifest(data)[split]
-    elif (data / "split.json").is_file() and not any((data / s).is_dir() for s in SPLITS):
-        part = read_manifest(data / "split.json")[split]  # a training run folder
-    elif any((data / s).is_dir() for s in SPLITS):
-        if not (data / split).is_dir():
-            present = [s for s in SPLITS if (data / s).is_dir()]
-            raise EdgetlError(f"{data} has no {split}/ folder (it has {', '.join(present)}/); choose another split")
-        part = scan(data / split, min_classes=1)
-    else:
-        part = scan(data, min_classes=1)
-        used = None
-    pairs = [(s.path, part.classes[s.label]) for s in part.samples]
-    if not pairs:
-        raise EdgetlError(f"no images to evaluate in {data}" + (f" ({split} split)" if used else ""))
-    return pairs, str(data), used
+    run = model if model.is_dir() else model.parent if model.suffix.lower() == ".keras" else None
+    return resolve_split(data, split, run)
 
 
 def _negative_images(dirs: Sequence[str | Path]) -> list[Path]:

@@ -189,14 +189,16 @@ class RunModel:
 
 def load_run(run: str | Path) -> RunModel:
     """Load a run folder (or its model.keras) with labels.txt and config.json, checking they agree."""
-    from edgetl.evaluate import load_float_run
+    from edgetl.run import Run
+    from edgetl.train.loading import load_run_model
 
     run = Path(run)
     if not run.exists():
         raise EdgetlError(f"run not found: {run}")
-    folder, _, model, labels, size, mean, std = load_float_run(run, purpose="explain")
+    opened = Run.open_model(run, purpose="explain")
+    model = load_run_model(opened)
     gradcam_layer(model)  # fail now, with one line, for a model explain cannot handle
-    return RunModel(folder, model, labels, size, mean, std)
+    return RunModel(opened.path, model, opened.labels, opened.size, opened.mean, opened.std)
 
 
 def _as_run_model(run: str | Path | RunModel) -> RunModel:
@@ -413,9 +415,9 @@ def _gallery_figure(items: Sequence[dict], dest: Path, title: str) -> Path:
 
 def _data_pairs(data: str | Path, split: str, rm: RunModel) -> tuple[list[tuple[Path, int]], str, str | None]:
     """(path, label index) pairs of a data set in the run's label order; unknown class folders are an error."""
-    from edgetl.evaluate import _resolve_data
+    from edgetl.data.folders import resolve_split
 
-    pairs, description, used = _resolve_data(Path(data), split, rm.run)
+    pairs, description, used = resolve_split(Path(data), split, Path(rm.run))
     index = {name: i for i, name in enumerate(rm.labels)}
     unknown = sorted({c for _, c in pairs if c not in index})
     if unknown:

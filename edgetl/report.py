@@ -15,7 +15,6 @@ never as a failure.
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import json
 import os
@@ -30,6 +29,7 @@ import numpy as np
 
 from edgetl.card import ModelCard
 from edgetl.errors import EdgetlError
+from edgetl.run import Run
 
 REPORT_NAME = "report.html"
 SPLIT_ORDER = ("train", "val", "test")
@@ -53,54 +53,14 @@ def _read_json(path: Path) -> dict:
     return data
 
 
-def _read_csv(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            return list(csv.DictReader(fh))
-    except (OSError, csv.Error, UnicodeDecodeError):
-        return []
+class RunFiles(Run):
+    """A finished `edgetl train` run folder (edgetl/run.py reads it) with what the report adds."""
 
-
-@dataclass
-class RunFiles:
-    """What a finished `edgetl train` run folder holds, read once."""
-
-    path: Path
-    config: dict
-    metrics: dict
-    labels: list[str]
-    history: list[dict]
-    predictions: list[dict]
-    finished: float  # mtime of metrics.json: when training wrote its results
-
-    @classmethod
-    def open(cls, run: str | Path) -> "RunFiles":
-        path = Path(run)
-        if not path.exists():
-            raise EdgetlError(f"run folder not found: {path}")
-        if not path.is_dir():
-            raise EdgetlError(f"{path} is not a run folder (pass the folder `edgetl train --out` created)")
-        missing = [name for name in ("config.json", "labels.txt") if not (path / name).is_file()]
-        if missing:
-            raise EdgetlError(f"{path} is not an edgetl run (no {' or '.join(missing)}); pass the folder `edgetl train --out` created")
-        if not (path / "metrics.json").is_file():
-            raise EdgetlError(f"{path}: training has not finished (no metrics.json); continue it with `edgetl train ... --out {path} --resume`")
-        labels = [line.strip() for line in (path / "labels.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
-        return cls(path=path, config=_read_json(path / "config.json"), metrics=_read_json(path / "metrics.json"),
-                   labels=labels, history=_read_csv(path / "history.csv"),
-                   predictions=_read_csv(path / "predictions.csv"),
-                   finished=(path / "metrics.json").stat().st_mtime)
+    needs_results = True
 
     @property
     def name(self) -> str:
         return self.path.resolve().name
-
-    @property
-    def train_options(self) -> dict:
-        options = self.config.get("train")
-        return options if isinstance(options, dict) else {}
 
     @cached_property
     def absolute_paths(self) -> dict[tuple[str, str], Path]:

@@ -236,7 +236,7 @@ def _history(run):
 def test_qat_refuses_backbones_tfmot_cannot_wrap_in_one_line(name, trained, tmp_path):
     """The registry's "no QAT" is honest: tensorflow-model-optimization really refuses these graphs."""
     from edgetl.train.qat import qat, quantize
-    from edgetl.train.trainer import load_run_model
+    from edgetl.train.loading import load_run_model
 
     run, _ = trained(name)
     with pytest.raises(EdgetlError, match=f"QAT is not supported for {name} .*post-training int8 export still works"):

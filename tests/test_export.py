@@ -54,9 +54,10 @@ def test_int8_model_takes_raw_uint8_pixels_and_is_integer_only(exported):
 def test_int8_agrees_with_the_float_model(exported, learned_run, held_out):
     from edgetl.runtime.interpreter import Classifier
     from edgetl.train import backbones
-    from edgetl.train.trainer import load_run_model
+    from edgetl.train.loading import load_run_model
 
-    from edgetl.train.familiarity import GATE_FILE, Gate, gated_model
+    from edgetl.export.gate import gated_model
+    from edgetl.train.familiarity import GATE_FILE, Gate
 
     result, _, _ = exported
     images, _ = held_out

@@ -56,7 +56,7 @@ def _expected(gate, feats, labels):
 
 def test_the_gate_reads_fine_print_at_twice_the_final_resolution(run_and_gate):
     from edgetl.train.familiarity import feature_layer
-    from edgetl.train.trainer import load_run_model
+    from edgetl.train.loading import load_run_model
 
     run, gate = run_and_gate
     net = load_run_model(run)
@@ -76,8 +76,8 @@ def test_the_gate_reads_fine_print_at_twice_the_final_resolution(run_and_gate):
 def test_gated_graph_moves_unfamiliar_notes_to_background_and_nothing_else(run_and_gate, photos):
     """The graph computes exactly p * sigmoid(whole) * sigmoid(note), the rest to background."""
     from edgetl.train import backbones
-    from edgetl.train.familiarity import gated_model
-    from edgetl.train.trainer import load_run_model
+    from edgetl.export.gate import gated_model
+    from edgetl.train.loading import load_run_model
 
     run, gate = run_and_gate
     images, _, classes = photos
@@ -98,8 +98,9 @@ def test_a_note_unlike_every_training_photo_is_silenced(run_and_gate, photos, pr
     from dataclasses import replace
 
     from edgetl.train import backbones
-    from edgetl.train.familiarity import _vectors, gated_model
-    from edgetl.train.trainer import load_run_model
+    from edgetl.export.gate import gated_model
+    from edgetl.train.familiarity import _vectors
+    from edgetl.train.loading import load_run_model
 
     run, gate = run_and_gate
     images, _, classes = photos
@@ -122,7 +123,7 @@ def test_thresholds_together_keep_the_promised_share_of_right_validation_answers
     from edgetl.data.folders import read_manifest
     from edgetl.data.images import load_square
     from edgetl.train.familiarity import EDGE, similarities
-    from edgetl.train.trainer import load_run_model
+    from edgetl.train.loading import load_run_model
 
     run, gate = run_and_gate
     val = read_manifest(run / "split.json")["val"]
@@ -146,8 +147,8 @@ def test_int8_export_carries_the_gate_in_integer_ops(learned_export, run_and_gat
     from edgetl.export.convert import INT8_OPS
     from edgetl.runtime.interpreter import Classifier
     from edgetl.train import backbones
-    from edgetl.train.familiarity import gated_model
-    from edgetl.train.trainer import load_run_model
+    from edgetl.export.gate import gated_model
+    from edgetl.train.loading import load_run_model
 
     result, _, _ = learned_export
     run, gate = run_and_gate
@@ -225,7 +226,7 @@ def test_gate_file_round_trips_and_a_broken_or_older_one_is_one_line(run_and_gat
 def test_too_few_validation_answers_skip_the_gate_with_a_line(learned_run):
     from edgetl.data.folders import read_manifest
     from edgetl.train.familiarity import fit
-    from edgetl.train.trainer import load_run_model
+    from edgetl.train.loading import load_run_model
 
     parts = read_manifest(learned_run.run / "split.json")
     train = [(s.path, s.label) for s in parts["train"].samples]
@@ -246,7 +247,7 @@ def test_keep_outside_its_range_is_refused():
 def test_placing_thresholds_on_a_model_without_the_gate_is_one_line(plain_int8, run_and_gate, photos):
     from pathlib import Path
 
-    from edgetl.train.familiarity import place_on_quantized
+    from edgetl.export.gate import place_on_quantized
 
     _, gate = run_and_gate
     images, truth, classes = photos
@@ -261,7 +262,7 @@ def test_a_new_keep_moves_only_the_thresholds_and_another_model_refits(learned_r
 
     from edgetl.export.convert import Run
     from edgetl.train.familiarity import GATE_FILE, Gate, gate_for_run
-    from edgetl.train.trainer import load_run_model
+    from edgetl.train.loading import load_run_model
 
     _, gate = run_and_gate
     shutil.copytree(learned_run.run, tmp_path / "run")

@@ -34,7 +34,7 @@ def test_run_folder_holds_every_artefact(tiny_run):
     labels = (run / "labels.txt").read_text().split()
     assert labels == ["10", "20", "50", "100", "200", "500", "background"]
     config = json.loads((run / "config.json").read_text())
-    assert config["train"]["alpha"] == 0.35 and config["train"]["size"] == 96 and config["fine_tune_blocks"] == 1
+    assert config["train"]["alpha"] == 0.35 and config["input"]["size"] == 96 and config["fine_tune_blocks"] == 1
     metrics = json.loads((run / "metrics.json").read_text())
     for split in ("val", "test"):
         m = metrics[split]
@@ -57,7 +57,7 @@ def test_saved_model_reproduces_the_cached_pipeline(tiny_run):
     from edgetl.data.folders import read_manifest
     from edgetl.data.images import load_square
     from edgetl.train import backbones
-    from edgetl.train.trainer import load_run_model
+    from edgetl.train.loading import load_run_model
 
     model = load_run_model(tiny_run.run)
     test = read_manifest(tiny_run.run / "split.json")["test"]

@@ -18,8 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from edgetl.data.folders import SPLITS, LabelledSet, class_dirs, list_images, natural_key, read_manifest
+from edgetl.data.folders import (SPLITS, LabelledSet, class_dirs, is_split_tree, list_images, natural_key, read_manifest,
+                                 split_tree_problem)
 from edgetl.data.images import IMAGE_EXTENSIONS, UnreadableImage, read_rgb
+from edgetl.digest import sha256_file
 from edgetl.errors import EdgetlError
 from edgetl.progress import track
 
@@ -137,7 +139,7 @@ class _Result:
 def _inspect(path: Path) -> _Result:
     """Hash and fully decode one file; every failure becomes a reason string, never an exception."""
     try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = sha256_file(path)
     except FileNotFoundError:
         return _Result(error="no such file")
     except OSError as exc:
@@ -169,10 +171,6 @@ def _ignored_files(folder: Path) -> list[Path]:
     return out
 
 
-def _is_split_tree(root: Path) -> bool:
-    return (root / "train").is_dir() and ((root / "val").is_dir() or (root / "test").is_dir())
-
-
 def _collect(root: Path, errors: list[str], warn: list[str]) -> tuple[str, list[str], list[_Entry], list[Path]]:
     """Find the layout, the classes and every image to inspect. Problems go to errors/warnings."""
     if root.suffix.lower() == ".json" and root.is_file():
@@ -186,15 +184,16 @@ def _collect(root: Path, errors: list[str], warn: list[str]) -> tuple[str, list[
 
     ignored: list[Path] = []
     entries: list[_Entry] = []
-    if _is_split_tree(root):
+    if is_split_tree(root):
         layout = "split-folders"
         per_split: dict[str, list[str]] = {}
+        problem = split_tree_problem(root)  # the same rule `edgetl train` applies
+        if problem:
+            errors.append(problem)
         for name in SPLITS:
             folder = root / name
             if not folder.is_dir():
-                if name == "val":
-                    errors.append(f"{root} has train/ but no val/ folder; training needs both (add {folder} with one sub-folder per class)")
-                else:
+                if name == "test":
                     warn.append(f"no {name}/ folder: there is no held-out {name} set to report final accuracy on")
                 continue
             dirs = class_dirs(folder)

@@ -203,32 +203,100 @@ def read_manifest(path: Path) -> dict[str, LabelledSet]:
     return parts
 
 
+# ---- the one data resolver: which folder layout is what ------------------------------------------------
+# A folder with any of train/, val/, test/ inside is a split tree (those three names are never classes).
+# Training (and `data check`, which checks for training) needs its train/ and val/; test/ is optional.
+# Evaluating needs only the split it is asked for. Anything else is plain class folders.
+
+TRAINING_SPLITS = ("train", "val")
+
+
+def split_folders(root: Path) -> list[str]:
+    """The split folders ``root`` holds, in train, val, test order; any one makes it a split tree."""
+    return [name for name in SPLITS if (root / name).is_dir()]
+
+
+def is_split_tree(root: Path) -> bool:
+    return Path(root).is_dir() and bool(split_folders(Path(root)))
+
+
+def split_tree_problem(root: Path, needed: Sequence[str] = TRAINING_SPLITS) -> str | None:
+    """One line naming the first split folder ``needed`` that the tree lacks, or None when all are there."""
+    present = split_folders(root)
+    missing = [name for name in needed if name not in present]
+    if not missing:
+        return None
+    purpose = "training needs train/ and val/" if tuple(needed) == TRAINING_SPLITS else f"the {missing[0]} split was asked for"
+    return (f"{root} has {', '.join(f'{s}/' for s in present)} but no {missing[0]}/ folder; {purpose} "
+            f"(add {root / missing[0]} with one sub-folder per class)")
+
+
+def _split_tree(root: Path) -> dict[str, LabelledSet]:
+    """A train/ val/ [test/] tree, with every split labelled in train/'s class order."""
+    problem = split_tree_problem(root)
+    if problem:
+        raise EdgetlError(problem)
+    train = scan(root / "train")
+    parts = {"train": train}
+    index = {c: i for i, c in enumerate(train.classes)}
+    for name in ("val", "test"):
+        if not (root / name).is_dir():
+            parts[name] = LabelledSet(train.classes)
+            continue
+        other = scan(root / name, min_classes=1)
+        unknown = [c for c in other.classes if c not in index]
+        if unknown:
+            raise EdgetlError(f"{root / name} has classes not in train/: {', '.join(unknown)}")
+        parts[name] = LabelledSet(train.classes, [Sample(s.path, index[other.classes[s.label]]) for s in other.samples])
+    return parts
+
+
 def load_splits(data: Path | str | Sequence[Path | str], val: float = 0.1, test: float = 0.1, seed: int = 0) -> dict[str, LabelledSet]:
-    """Accept a manifest .json, a folder with train/ val/ [test/] inside, or plain class folders."""
+    """What training reads: a manifest .json, a split tree (train/ and val/ needed, test/ optional), or class folders."""
     paths = [Path(data)] if isinstance(data, (str, Path)) else [Path(p) for p in data]
     if len(paths) == 1 and paths[0].suffix == ".json":
         if not paths[0].exists():
             raise EdgetlError(f"split manifest not found: {paths[0]}")
         return read_manifest(paths[0])
-    if len(paths) == 1 and (paths[0] / "train").is_dir() and not (paths[0] / "val").is_dir() and (paths[0] / "test").is_dir():
-        # Without this, train/ and test/ would silently become two classes named "test" and "train".
-        raise EdgetlError(f"{paths[0]} has train/ and test/ but no val/ folder; add {paths[0] / 'val'} (one sub-folder per class)")
-    if len(paths) == 1 and (paths[0] / "train").is_dir() and (paths[0] / "val").is_dir():
-        root = paths[0]
-        train = scan(root / "train")
-        parts = {"train": train}
-        for name in ("val", "test"):
-            if (root / name).is_dir():
-                other = scan(root / name, min_classes=1)
-                index = {c: i for i, c in enumerate(train.classes)}
-                unknown = [c for c in other.classes if c not in index]
-                if unknown:
-                    raise EdgetlError(f"{root / name} has classes not in train/: {', '.join(unknown)}")
-                parts[name] = LabelledSet(train.classes, [Sample(s.path, index[other.classes[s.label]]) for s in other.samples])
-            else:
-                parts[name] = LabelledSet(train.classes)
-        return parts
+    if len(paths) == 1 and is_split_tree(paths[0]):
+        return _split_tree(paths[0])
     return split(scan(paths), val=val, test=test, seed=seed)
+
+
+def resolve_split(data, split: str, run: Path | None = None) -> tuple[list[tuple[Path, str]], str, str | None]:
+    """What evaluating reads: (path, class name) pairs of one split, a description, and the split used.
+
+    ``data``: a run folder (its split.json), a split manifest .json, a split tree (its ``split`` folder) or
+    plain class folders (every image; the split used is then None). Omitted, the run folder ``run`` serves.
+    """
+    if split not in SPLITS:
+        raise EdgetlError(f"split must be one of {', '.join(SPLITS)} (got {split!r})")
+    if data is None:
+        if run is None or not (run / "split.json").is_file():
+            raise EdgetlError("no data given: pass class folders, a train/val/test tree, a split manifest or a run folder")
+        data = run
+    data = Path(data)
+    if not data.exists():
+        raise EdgetlError(f"data not found: {data}")
+    used: str | None = split
+    if data.is_file():
+        if data.suffix.lower() != ".json":
+            raise EdgetlError(f"{data}: expected a folder of class folders or a split manifest .json")
+        part = read_manifest(data)[split]
+    elif is_split_tree(data):
+        problem = split_tree_problem(data, (split,))
+        if problem:
+            raise EdgetlError(problem)
+        part = scan(data / split, min_classes=1)
+    elif (data / "split.json").is_file():
+        part = read_manifest(data / "split.json")[split]  # a training run folder
+    else:
+        part = scan(data, min_classes=1)
+        used = None
+    pairs = [(s.path, part.classes[s.label]) for s in part.samples]
+    if not pairs:
+        raise EdgetlError(f"no images to evaluate in {data}" + (f" ({split} split)" if used else ""))
+    return pairs, str(data), used
 
 
 def iter_paths(parts: dict[str, LabelledSet], names: Iterable[str] = SPLITS) -> Iterable[Sample]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from edgetl.digest import sha256_file
 from edgetl.errors import EdgetlError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
@@ -25,8 +27,9 @@ def is_image_file(path: Path) -> bool:
 
 
 def file_sha256(path: str | Path) -> str:
+    """The content key of a photo (feature cache, split ranking); never raises, so one bad file stops nothing."""
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return sha256_file(path)
     except OSError:  # unreadable (a symlink loop, no permission): a key of its own; decoding it reports the path
         return hashlib.sha256(f"unreadable:{path}".encode()).hexdigest()
 
@@ -91,3 +94,32 @@ def resize_square(rgb: np.ndarray, size: int) -> np.ndarray:
 
 def load_square(path: str | Path, size: int) -> np.ndarray:
     return resize_square(read_rgb(path), size)
+
+
+def load_squares(paths: Sequence[str | Path], sizes: Sequence[int],
+                 on_unreadable: Callable[[Path, UnreadableImage], None] | None = None) -> tuple[dict[int, np.ndarray], list[int]]:
+    """The batch loader: every readable image of ``paths`` squashed to each of ``sizes``, decoded once.
+
+    Returns {size: N x size x size x 3 uint8} and the indices into ``paths`` that were read; an unreadable
+    file is skipped (and passed to ``on_unreadable``), so one bad photo never stops a whole split.
+    """
+    squares: dict[int, list[np.ndarray]] = {s: [] for s in sizes}
+    kept: list[int] = []
+    for i, path in enumerate(paths):
+        try:
+            rgb = read_rgb(path)
+        except UnreadableImage as exc:
+            if on_unreadable is not None:
+                on_unreadable(Path(path), exc)
+            continue
+        for s in sizes:
+            squares[s].append(resize_square(rgb, s))
+        kept.append(i)
+    return {s: np.stack(v) if v else np.zeros((0, s, s, 3), np.uint8) for s, v in squares.items()}, kept
+
+
+def load_square_batch(paths: Sequence[str | Path], size: int,
+                      on_unreadable: Callable[[Path, UnreadableImage], None] | None = None) -> tuple[np.ndarray, list[int]]:
+    """``load_squares`` at one size: (N x size x size x 3 uint8, indices of the paths read)."""
+    batches, kept = load_squares(paths, (size,), on_unreadable)
+    return batches[size], kept

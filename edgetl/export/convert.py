@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,77 +20,24 @@ import numpy as np
 import edgetl
 from edgetl.atomic import copy_file, write_bytes, write_json, write_text
 from edgetl.card import ModelCard, sha256_file
-from edgetl.data.folders import LabelledSet, list_images, read_manifest
+from edgetl.data.folders import list_images
 from edgetl.data.images import UnreadableImage, load_square
 from edgetl.errors import CheckFailed, EdgetlError
 from edgetl.export import metadata
-from edgetl.train.familiarity import DEFAULT_KEEP
+from edgetl.run import Run
+from edgetl.train.familiarity import DEFAULT_KEEP, Gate
 
 QUANTIZATIONS = ("int8", "fp16", "dynamic", "float32")
 INT8_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "AVERAGE_POOL_2D", "FULLY_CONNECTED", "SOFTMAX", "RESHAPE",
             "QUANTIZE", "DEQUANTIZE", "PAD", "CONCATENATION", "MUL", "HARD_SWISH", "RELU6", "RELU", "LOGISTIC",
             "MAX_POOL_2D",
-            # the familiarity gate (edgetl.train.familiarity): all int8 builtins, on Edge TPU's list too
+            # the familiarity gate (edgetl.export.gate): all int8 builtins, on Edge TPU's list too
             "SUB", "SUM", "MAXIMUM", "RSQRT", "SQUARED_DIFFERENCE", "REDUCE_MAX", "L2_NORMALIZATION"}
 # The files the Android app reads from its assets folder (android_demo/.../Assets.kt names the same).
 ANDROID_ASSETS = {"int8": ("model_int8.tflite", "model_int8.json"), "fp16": ("model_fp16.tflite", "model_fp16.json")}
 ANDROID_LABELS = "labels.txt"
 ANDROID_PHRASES = "phrases.json"
 MIN_CALIBRATION = 10
-
-
-@dataclass
-class Run:
-    """What export needs from a training run folder."""
-
-    path: Path
-    config: dict
-    labels: list[str]
-
-    @classmethod
-    def open(cls, path: str | Path) -> "Run":
-        path = Path(path)
-        if not path.is_dir():
-            raise EdgetlError(f"run folder not found: {path} (train one with: edgetl train DATA --out {path})")
-        try:
-            config = json.loads((path / "config.json").read_text())
-            labels = (path / "labels.txt").read_text().split("\n")
-        except (OSError, ValueError):
-            raise EdgetlError(f"{path} is not a complete edgetl run (needs config.json and labels.txt)") from None
-        return cls(path, config, [label for label in labels if label])
-
-    @property
-    def size(self) -> int:
-        return int(self.config["input"]["size"])
-
-    @property
-    def mean(self) -> float:
-        return float(self.config["input"]["mean"])
-
-    @property
-    def std(self) -> float:
-        return float(self.config["input"]["std"])
-
-    @property
-    def backbone(self) -> dict:
-        """name, alpha (MobileNets only), features and parameters; older runs are MobileNetV2."""
-        train = self.config.get("train", {})
-        found = {"name": train.get("backbone", "mobilenet_v2"), "alpha": train.get("alpha")}
-        found.update(self.config.get("backbone", {}))
-        return found
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
-    def qat_model(self) -> Path:
-        from edgetl.train.qat import QAT_FILE
-
-        return self.path / QAT_FILE
-
-    def split(self, name: str) -> LabelledSet:
-        return read_manifest(self.path / "split.json")[name]
 
 
 @dataclass
@@ -274,6 +220,178 @@ def _held_out(run: Run, split: str) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(images), np.array(labels)
 
 
+@dataclass
+class _Plan:
+    """What every quantization's export shares: the run, its float model and gate, the options, held-out photos."""
+
+    run: Run
+    out_dir: Path
+    name: str
+    float_model: object
+    gate: Gate | None
+    use_qat: bool
+    calibration: str | Path | None
+    calibration_count: int
+    output_type: str
+    strict: bool
+    target_precision: float
+    log: Callable[[str], None]
+    held: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    @property
+    def pick(self) -> str:
+        """The split that picks the announce threshold (validation, unless it is empty)."""
+        return "val" if len(self.held["val"][1]) else "test"
+
+    @property
+    def report_on(self) -> str:
+        """The split whose numbers the card reports: not the one that picked the threshold, when there is one."""
+        return "test" if len(self.held["test"][1]) else self.pick
+
+
+def _plan(run: Run, quantizations: Sequence[str], use_qat: bool | None, familiarity: float | None,
+          log: Callable[[str], None], **options) -> _Plan:
+    """Check the request, load the float model, fit (or reuse) the gate and read the held-out photos."""
+    from edgetl.train.familiarity import gate_for_run
+    from edgetl.train.loading import load_run_model
+
+    unknown = [q for q in quantizations if q not in QUANTIZATIONS]
+    if unknown or not quantizations:
+        raise EdgetlError(f"choose at least one of --int8 --fp16 --dynamic --float32 (got {', '.join(unknown) or 'none'})")
+    qat_available = run.qat_weights.exists()
+    if use_qat and not qat_available:
+        raise EdgetlError(f"{run.path} has no quantization-aware model; run `edgetl qat {run.path}` first")
+    float_model = load_run_model(run)
+    gate = None
+    if familiarity:
+        gate = gate_for_run(run, float_model, log=log, keep=familiarity)
+        if gate is not None:
+            log(f"familiarity gate: {gate.per_class} prototypes per class from {gate.layer}, thresholds "
+                f"{gate.whole.threshold:.3f} (whole picture) and {gate.note.threshold:.3f} (the note) "
+                f"(together keep {gate.keep:.1%} of {gate.val_notes} right validation answers)")
+    plan = _Plan(run=run, float_model=float_model, gate=gate, use_qat=qat_available if use_qat is None else use_qat,
+                 log=log, **options)
+    # The announce threshold is chosen on validation images and its effect reported on test images, so the
+    # card's numbers are not measured on the very images that picked the threshold.
+    plan.held = {split: _held_out(run, split) for split in ("val", "test")}
+    return plan
+
+
+def _converted(plan: _Plan, quant: str) -> tuple[bytes, Gate | None, bool]:
+    """(TFLite bytes, the gate it carries, whether it came from the QAT model) for one quantization."""
+    from edgetl.export.gate import gated_model, place_on_quantized
+
+    r, log, gate = plan.run, plan.log, plan.gate
+    qat_here = quant == "int8" and plan.use_qat
+    model, calib = plan.float_model, None
+    if quant == "int8":
+        folder = plan.calibration
+        if folder is None and Path("calibration").is_dir() and list_images(Path("calibration")):
+            folder = "calibration"  # the project's calibration/ folder, when someone filled it
+        calib = calibration_images(r, folder, plan.calibration_count)
+        if qat_here:
+            from edgetl.train.qat import load_qat_model
+
+            model = load_qat_model(r)
+            log(f"int8: converting the quantization-aware model ({r.qat_weights.name}) with its learned ranges")
+        else:
+            log(f"int8: post-training quantization calibrated on {len(calib)} images")
+
+    def converted(g: Gate | None) -> bytes:
+        return convert(gated_model(model, g, r.labels, r.background) if g else model, quant, calib, r.mean, r.std,
+                       plan.output_type, from_qat=qat_here)
+
+    tflite = converted(gate)
+    if gate is not None and quant == "int8" and len(plan.held["val"][1]):
+        placed = place_on_quantized(tflite, gate, r.labels, r.background, *plan.held["val"])
+        if placed is not None:
+            log(f"int8: familiarity thresholds placed on the int8 model's own similarities: whole picture "
+                f"{gate.whole.threshold:.3f} -> {placed.whole.threshold:.3f}, the note {gate.note.threshold:.3f} -> "
+                f"{placed.note.threshold:.3f}; converting again")
+            gate, tflite = placed, converted(placed)
+    return tflite, gate, qat_here
+
+
+def _inspected(plan: _Plan, quant: str, model_path: Path, tflite: bytes, qat_here: bool) -> dict:
+    """The written model's ops, IO and delegate fit; refuses an int8 input that is not raw pixels, and --strict misses."""
+    r = plan.run
+    details = inspect_model(model_path)
+    gpu_ok, gpu_warnings = gpu_compatibility(tflite)
+    details.update(gpu_compatible=gpu_ok, gpu_warnings=gpu_warnings[:20], quantization=quant, qat=qat_here)
+    if quant == "int8":
+        expected = 1 / r.std
+        if abs(details["input"]["scale"] - expected) > 1e-6 or abs(details["input"]["zero_point"] - r.mean) > 1.0:
+            raise EdgetlError(f"int8 input quantization came out as scale {details['input']['scale']:.6f} / zero point "
+                              f"{details['input']['zero_point']}, not raw pixels (1/{r.std:g} around {r.mean:g})")
+    if plan.strict:
+        if quant == "int8" and not details["int8_only"]:
+            raise CheckFailed(f"--strict: {model_path.name} has float tensors or non-int8 ops {sorted(set(details['ops']) - INT8_OPS)}; NNAPI/Edge TPU would fall back to CPU")
+        if quant in ("fp16", "float32") and not gpu_ok:
+            raise CheckFailed(f"--strict: {model_path.name} is not fully GPU-delegate compatible: {gpu_warnings[:1]}")
+    return details
+
+
+def _card(plan: _Plan, quant: str, model_path: Path, details: dict, gate: Gate | None) -> ModelCard:
+    r = plan.run
+
+    def quantization(tensor: dict) -> dict | None:
+        return {"scale": tensor["scale"], "zero_point": tensor["zero_point"]} if tensor["dtype"] in ("uint8", "int8") else None
+
+    return ModelCard(name=plan.name, model_file=model_path.name, labels=r.labels, input_size=r.size,
+                     input_dtype=details["input"]["dtype"], quantization=quant, sha256=sha256_file(model_path),
+                     size_bytes=details["size_bytes"], background_label=r.background,
+                     normalization={"mean": r.mean, "std": r.std}, input_quantization=quantization(details["input"]),
+                     output_dtype=details["output"]["dtype"], output_quantization=quantization(details["output"]),
+                     source_run=str(r.path), backbone={**r.backbone, "size": r.size},
+                     familiarity=gate.summary() if gate is not None else None,
+                     created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), edgetl_version=edgetl.__version__)
+
+
+def _measure(plan: _Plan, quant: str, model_path: Path, card: ModelCard, details: dict) -> None:
+    """Accuracy and the announce threshold on the run's held-out photos, measured on the exported model itself."""
+    from edgetl.metrics import classification_report, selective
+    from edgetl.runtime.interpreter import Classifier
+
+    r, pick, report_on, held = plan.run, plan.pick, plan.report_on, plan.held
+    if not len(held[report_on][1]):
+        return
+    silent = [r.labels.index(r.background)] if r.background else []
+    classifier = Classifier(model_path, card)
+    predicted = {split: classifier.predict(held[split][0]) for split in {pick, report_on}}
+    sel = selective(held[pick][1], predicted[pick], target_precision=plan.target_precision, silent=silent)
+    y_test, p_test = held[report_on][1], predicted[report_on]
+    acc = classification_report(y_test, p_test, r.labels)
+    card.accuracy = {"split": report_on, "count": acc["count"], "top1": acc["top1"],
+                     "threshold_split": pick, "target_precision": plan.target_precision}
+    if sel["threshold"] is not None:
+        on_test = selective(y_test, p_test, thresholds=[sel["threshold"]], silent=silent, min_spoken=1)["curve"][0]
+        card.accuracy.update(coverage_at_threshold=on_test["coverage"], precision_at_threshold=on_test["precision"])
+    card.announce_threshold = sel["threshold"]
+    if sel["threshold"] is None:
+        plan.log(f"{quant}: no threshold reaches {plan.target_precision:.1%} precision on >= {sel['min_spoken']} held-out "
+                 "answers; the card leaves announce_threshold empty (devices fall back to their default)")
+    details["accuracy"] = card.accuracy
+    details["announce_threshold"] = sel["threshold"]
+
+
+def _export_one(plan: _Plan, quant: str) -> dict:
+    """Convert, write, inspect and measure one quantization; its card is saved beside the model."""
+    r = plan.run
+    tflite, gate, qat_here = _converted(plan, quant)
+    info = metadata.ClassifierInfo(name=f"{plan.name} ({quant})", description=f"edgetl {r.backbone['name']} "
+                                   f"classifier for {', '.join(r.labels)}", version=edgetl.__version__,
+                                   labels=r.labels, size=r.size, mean=r.mean, std=r.std)
+    tflite = metadata.attach(tflite, info)
+    model_path = plan.out_dir / f"{plan.name}_{quant}.tflite"
+    write_bytes(model_path, tflite)
+    details = _inspected(plan, quant, model_path, tflite, qat_here)
+    card = _card(plan, quant, model_path, details, gate)
+    _measure(plan, quant, model_path, card, details)
+    card_path = model_path.with_suffix(".json")
+    card.save(card_path)
+    return {"model": str(model_path), "card": str(card_path), "report": details}
+
+
 def export(
     run: str | Path,
     out_dir: str | Path = "models",
@@ -293,123 +411,20 @@ def export(
 
     ``familiarity``: share of right validation answers the familiarity gate keeps (None: no gate).
     """
-    from edgetl.metrics import classification_report, selective
-    from edgetl.runtime.interpreter import Classifier
-    from edgetl.train.trainer import load_run_model
-
     started = time.perf_counter()
     r = Run.open(run)
-    unknown = [q for q in quantizations if q not in QUANTIZATIONS]
-    if unknown or not quantizations:
-        raise EdgetlError(f"choose at least one of --int8 --fp16 --dynamic --float32 (got {', '.join(unknown) or 'none'})")
-    out_dir = Path(out_dir)
     name = name or r.name
-    qat_available = r.qat_model.exists()
-    if use_qat and not qat_available:
-        raise EdgetlError(f"{r.path} has no quantization-aware model; run `edgetl qat {r.path}` first")
-    use_qat = qat_available if use_qat is None else use_qat
-    float_model = load_run_model(r.path)
-    background = "background" if "background" in r.labels else None
-    gate = None
-    if familiarity:
-        from edgetl.train.familiarity import gate_for_run, gated_model, place_on_quantized
-
-        gate = gate_for_run(r, float_model, log=log, keep=familiarity)
-        if gate is not None:
-            log(f"familiarity gate: {gate.per_class} prototypes per class from {gate.layer}, thresholds "
-                f"{gate.whole.threshold:.3f} (whole picture) and {gate.note.threshold:.3f} (the note) "
-                f"(together keep {gate.keep:.1%} of {gate.val_notes} right validation answers)")
-    # The announce threshold is chosen on validation images and its effect reported on test images, so the
-    # card's numbers are not measured on the very images that picked the threshold.
-    held = {name: _held_out(r, name) for name in ("val", "test")}
-    pick = "val" if len(held["val"][1]) else "test"
-    report_on = "test" if len(held["test"][1]) else pick
-    silent = [r.labels.index(background)] if background else []
+    plan = _plan(r, quantizations, use_qat, familiarity, log, out_dir=Path(out_dir), name=name, calibration=calibration,
+                 calibration_count=calibration_count, output_type=output_type, strict=strict,
+                 target_precision=target_precision)
     result = ExportResult()
     report: dict = {"run": str(r.path), "name": name, "models": {}}
     for quant in quantizations:
-        qat_here = quant == "int8" and use_qat
-        model, calib = float_model, None
-        if quant == "int8":
-            folder = calibration
-            if folder is None and Path("calibration").is_dir() and list_images(Path("calibration")):
-                folder = "calibration"  # the project's calibration/ folder, when someone filled it
-            calib = calibration_images(r, folder, calibration_count)
-            if qat_here:
-                from edgetl.train.qat import load_qat_model
-
-                model = load_qat_model(r.path)
-                log(f"int8: converting the quantization-aware model ({r.qat_model.name}) with its learned ranges")
-            else:
-                log(f"int8: post-training quantization calibrated on {len(calib)} images")
-        quant_gate = gate
-        tflite = convert(gated_model(model, gate, r.labels, background) if gate else model, quant, calib, r.mean, r.std,
-                         output_type, from_qat=qat_here)
-        if gate is not None and quant == "int8" and len(held["val"][1]):
-            placed = place_on_quantized(tflite, gate, r.labels, background, *held["val"])
-            if placed is not None:
-                log(f"int8: familiarity thresholds placed on the int8 model's own similarities: whole picture "
-                    f"{gate.whole.threshold:.3f} -> {placed.whole.threshold:.3f}, the note {gate.note.threshold:.3f} -> "
-                    f"{placed.note.threshold:.3f}; converting again")
-                quant_gate = placed
-                tflite = convert(gated_model(model, placed, r.labels, background), quant, calib, r.mean, r.std,
-                                 output_type, from_qat=qat_here)
-        info = metadata.ClassifierInfo(name=f"{name} ({quant})", description=f"edgetl {r.backbone['name']} "
-                                       f"classifier for {', '.join(r.labels)}", version=edgetl.__version__,
-                                       labels=r.labels, size=r.size, mean=r.mean, std=r.std)
-        tflite = metadata.attach(tflite, info)
-        model_path = out_dir / f"{name}_{quant}.tflite"
-        write_bytes(model_path, tflite)
-        details = inspect_model(model_path)
-        gpu_ok, gpu_warnings = gpu_compatibility(tflite)
-        details.update(gpu_compatible=gpu_ok, gpu_warnings=gpu_warnings[:20], quantization=quant, qat=qat_here)
-        if quant == "int8":
-            expected = 1 / r.std
-            if abs(details["input"]["scale"] - expected) > 1e-6 or abs(details["input"]["zero_point"] - r.mean) > 1.0:
-                raise EdgetlError(f"int8 input quantization came out as scale {details['input']['scale']:.6f} / zero point "
-                                  f"{details['input']['zero_point']}, not raw pixels (1/{r.std:g} around {r.mean:g})")
-        if strict:
-            if quant == "int8" and not details["int8_only"]:
-                raise CheckFailed(f"--strict: {model_path.name} has float tensors or non-int8 ops {sorted(set(details['ops']) - INT8_OPS)}; NNAPI/Edge TPU would fall back to CPU")
-            if quant in ("fp16", "float32") and not gpu_ok:
-                raise CheckFailed(f"--strict: {model_path.name} is not fully GPU-delegate compatible: {gpu_warnings[:1]}")
-        # measured accuracy and the announce threshold on the run's held-out split, on the exported model itself
-        card = ModelCard(name=name, model_file=model_path.name, labels=r.labels, input_size=r.size,
-                         input_dtype=details["input"]["dtype"], quantization=quant, sha256=sha256_file(model_path),
-                         size_bytes=details["size_bytes"], background_label=background,
-                         normalization={"mean": r.mean, "std": r.std},
-                         input_quantization={"scale": details["input"]["scale"], "zero_point": details["input"]["zero_point"]}
-                         if details["input"]["dtype"] in ("uint8", "int8") else None,
-                         output_dtype=details["output"]["dtype"],
-                         output_quantization={"scale": details["output"]["scale"], "zero_point": details["output"]["zero_point"]}
-                         if details["output"]["dtype"] in ("uint8", "int8") else None,
-                         source_run=str(r.path), backbone={**r.backbone, "size": r.size},
-                         familiarity=quant_gate.summary() if quant_gate is not None else None,
-                         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), edgetl_version=edgetl.__version__)
-        if len(held[report_on][1]):
-            classifier = Classifier(model_path, card)
-            predicted = {name: classifier.predict(held[name][0]) for name in {pick, report_on}}
-            sel = selective(held[pick][1], predicted[pick], target_precision=target_precision, silent=silent)
-            y_test, p_test = held[report_on][1], predicted[report_on]
-            acc = classification_report(y_test, p_test, r.labels)
-            card.accuracy = {"split": report_on, "count": acc["count"], "top1": acc["top1"],
-                             "threshold_split": pick, "target_precision": target_precision}
-            if sel["threshold"] is not None:
-                on_test = selective(y_test, p_test, thresholds=[sel["threshold"]], silent=silent, min_spoken=1)["curve"][0]
-                card.accuracy.update(coverage_at_threshold=on_test["coverage"], precision_at_threshold=on_test["precision"])
-            card.announce_threshold = sel["threshold"]
-            if sel["threshold"] is None:
-                log(f"{quant}: no threshold reaches {target_precision:.1%} precision on >= {sel['min_spoken']} held-out "
-                    "answers; the card leaves announce_threshold empty (devices fall back to their default)")
-            details["accuracy"] = card.accuracy
-            details["announce_threshold"] = sel["threshold"]
-        card_path = model_path.with_suffix(".json")
-        card.save(card_path)
-        report["models"][quant] = details
-        result.files[quant] = {"model": str(model_path), "card": str(card_path), "report": details}
-    write_text(out_dir / f"{name}_labels.txt", "\n".join(r.labels) + "\n")
+        result.files[quant] = _export_one(plan, quant)
+        report["models"][quant] = result.files[quant]["report"]
+    write_text(plan.out_dir / f"{name}_labels.txt", "\n".join(r.labels) + "\n")
     report["seconds"] = round(time.perf_counter() - started, 1)
-    result.report_path = write_json(out_dir / f"{name}_export_report.json", report)
+    result.report_path = write_json(plan.out_dir / f"{name}_export_report.json", report)
     if android is not None:
         result.android = copy_to_android(result, Path(android), r.labels)
     return result

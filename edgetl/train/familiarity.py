@@ -12,15 +12,14 @@ currencies better than the final pooled feature) with prototypes of that class's
 
 Both must look familiar; what an unfamiliar-looking note loses moves to background. The gate is fitted on
 training and validation photos only (no foreign notes needed): its two thresholds together keep a chosen
-share (``keep``, 99 %) of the validation notes the model gets right. It is built into the exported graph
-from ordinary ops, so every runtime (the Pi loop, the Android app) gets it with no code.
+share (``keep``, 99 %) of the validation notes the model gets right. Export builds it into the graph from
+ordinary ops (edgetl/export/gate.py), so every runtime (the Pi loop, the Android app) gets it with no code.
 """
 
 from __future__ import annotations
 
 import io
 import math
-import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -30,8 +29,9 @@ import numpy as np
 from edgetl.atomic import write_bytes
 from edgetl.data.images import UnreadableImage, load_square
 from edgetl.errors import EdgetlError
+from edgetl.run import GATE, Run
 
-GATE_FILE = "familiarity.npz"
+GATE_FILE = GATE  # the gate's file in a run folder
 GATE_FORMAT = 2  # 1: the whole-picture probe only (refitted on the next export)
 MIN_VAL_NOTES = 20  # fewer right answers than this cannot place the thresholds
 EDGE = 0.02  # each probe goes from 0.05 to 0.95 over +-EDGE of cosine similarity around its centre
@@ -142,7 +142,7 @@ def _spherical_kmeans(x: np.ndarray, k: int, seed: int, iterations: int = 20) ->
     return centres
 
 
-def _layer(model, name: str):
+def gate_layer(model, name: str):
     """``name`` in a float model, or its wrapper in a quantization-aware one."""
     names = {layer.name for layer in model.layers}
     return model.get_layer(name if name in names else f"quant_{name}")
@@ -152,7 +152,7 @@ def maps_model(net, layer: str):
     """``net`` also returning ``layer``'s map and the final feature map (the pooled layer's input)."""
     from edgetl.tf_env import keras
 
-    return keras().Model(net.input, [_layer(net, layer).output, _layer(net, "pool").input, net.output])
+    return keras().Model(net.input, [gate_layer(net, layer).output, gate_layer(net, "pool").input, net.output])
 
 
 @dataclass
@@ -225,11 +225,12 @@ def _check_keep(keep: float) -> None:
         raise EdgetlError(f"familiarity keep must be in [0.5, 1) (got {keep})")
 
 
-def _right_notes(predicted: np.ndarray, truth: np.ndarray, labels: list[str], background: str | None) -> np.ndarray:
+def right_notes(predicted: np.ndarray, truth: np.ndarray, labels: list[str], background: str | None) -> np.ndarray:
+    """Which answers are right *and* name a note (right silence says nothing about familiarity)."""
     return (predicted == truth) & np.array([labels[y] != background for y in truth], dtype=bool)
 
 
-def _placed(gate: Gate, sims: dict[str, np.ndarray], keep: float) -> Gate:
+def with_placed_thresholds(gate: Gate, sims: dict[str, np.ndarray], keep: float) -> Gate:
     """``gate`` with thresholds placed on right answers' similarities ``sims`` (one array per probe)."""
     thresholds = _joint_thresholds(np.stack([sims[n] for n in PROBES]), keep)
     return gate.with_thresholds({n: float(t) - EDGE for n, t in zip(PROBES, thresholds)})
@@ -254,7 +255,7 @@ def fit(net, labels: list[str], background: str | None, train: Sequence[tuple[Pa
     notes = [label for label in labels if label != background]
     layer = feature_layer(net)
     model = maps_model(net, layer)
-    evidence = _layer(net, "classifier").get_weights()[0][:, [labels.index(c) for c in notes]].astype(np.float32)
+    evidence = gate_layer(net, "classifier").get_weights()[0][:, [labels.index(c) for c in notes]].astype(np.float32)
     rng = np.random.default_rng(seed)
     by_class: dict[int, list[Path]] = {}
     for path, y in train:
@@ -299,132 +300,22 @@ def place(gate: Gate, net, labels: list[str], background: str | None, val: Seque
     val_feats, kept = _read(maps_model(net, gate.layer), [p for p, _ in val], size, mean, std, gate.evidence)
     truth = np.array([val[i][1] for i in kept], dtype=int)
     predicted = val_feats.probs.argmax(1) if val_feats is not None else np.zeros(0, int)
-    right = _right_notes(predicted, truth, labels, background)
+    right = right_notes(predicted, truth, labels, background)
     if right.sum() < MIN_VAL_NOTES:
         log(f"familiarity gate skipped: {int(right.sum())} right validation answers on notes, needs {MIN_VAL_NOTES}")
         return None
     sims = similarities(gate, val_feats.take(right), [labels[y] for y in predicted[right]])
-    return replace(_placed(gate, sims, keep), keep=keep, val_notes=int(right.sum()))
+    return replace(with_placed_thresholds(gate, sims, keep), keep=keep, val_notes=int(right.sum()))
 
 
-def place_on_quantized(tflite: bytes, gate: Gate, labels: list[str], background: str | None, images: np.ndarray,
-                       truth: np.ndarray) -> Gate | None:
-    """``gate`` with its thresholds placed on a converted model's *own* similarities of validation photos.
-
-    int8 features and the int8 cosine chain drift by ~0.02 from float (the probes' whole edge), so thresholds
-    placed in float do not keep ``keep`` of the int8 model's right answers. Only the gate's final bias depends
-    on the thresholds, so reconverting with the returned gate reproduces these similarities exactly.
-    None: too few right answers (keep the float placement).
-    """
-    from edgetl.tf_env import tf
-
-    with warnings.catch_warnings():  # tf.lite's deprecation notice and "preserve_all_tensors is for debugging"
-        warnings.simplefilter("ignore")
-        interpreter = tf().lite.Interpreter(model_content=tflite, experimental_preserve_all_tensors=True)
-    interpreter.allocate_tensors()
-    inp = interpreter.get_input_details()[0]
-    details = {d["index"]: d for d in interpreter.get_tensor_details()}
-    softmax = [op["outputs"][0] for op in interpreter._get_ops_details() if op["op_name"] == "SOFTMAX"]
-    classes = len(gate.classes)
-    found = {name: d for d in details.values() for name in PROBES
-             if f"familiar_{name}_nearest" in d["name"] and tuple(d["shape"]) == (1, classes)}
-    if set(found) != set(PROBES) or len(softmax) != 1:
-        raise EdgetlError(f"the converted model lost the familiarity gate's tensors (found {sorted(found)}, {len(softmax)} softmax)")
-
-    def value(detail) -> np.ndarray:
-        raw = interpreter.get_tensor(detail["index"])[0].astype(np.float32)
-        scale, zero = detail["quantization"]
-        return (raw - zero) * scale if scale else raw
-
-    # the classifier's own answer (before the gate: a gated note comes out as background) and both similarities
-    sims = {name: np.full(len(images), np.nan, np.float32) for name in PROBES}
-    predicted = np.zeros(len(images), int)
-    for i, image in enumerate(images):
-        x = image[None] if inp["dtype"] == np.uint8 else (image[None].astype(np.int16) - 128).astype(inp["dtype"])
-        interpreter.set_tensor(inp["index"], x)
-        interpreter.invoke()
-        predicted[i] = int(value(details[softmax[0]]).argmax())
-        if labels[predicted[i]] in gate.classes:
-            for name in PROBES:
-                sims[name][i] = value(found[name])[gate.classes.index(labels[predicted[i]])]
-    right = _right_notes(predicted, truth, labels, background)
-    if right.sum() < MIN_VAL_NOTES:
-        return None
-    return _placed(gate, {n: sims[n][right] for n in PROBES}, gate.keep)
-
-
-def gated_model(net, gate: Gate, labels: list[str], background: str | None):
-    """``net`` with the gate appended: one flat functional graph, same input, same output shape.
-
-    A note's probability is multiplied by sigmoid(SLOPE * (similarity - threshold)) of each probe; what it
-    loses goes to background (without a background class the scores just shrink, and low confidence is
-    silence anyway). Only constant-shape reshapes, so no SHAPE/PACK ops that Edge TPU would split off.
-    """
-    from edgetl.tf_env import keras, tf
-
-    k, t = keras(), tf()
-    classes, per = len(gate.classes), gate.per_class
-    layer_map = _layer(net, gate.layer).output
-    final_map = _layer(net, "pool").input
-    fh, fw = final_map.shape[1:3]
-    h, w, d = layer_map.shape[1:]
-
-    def nearest(vectors, probe: Probe, name: str):
-        """Unit vectors, (B, D) or (B*classes, D) -> cosine to the nearest prototype of every class."""
-        dense = k.layers.Dense(len(probe.prototypes), use_bias=False, trainable=False, name=f"familiar_{name}_prototypes")
-        sims = dense(vectors)
-        dense.set_weights([probe.prototypes.T])
-        if name == "whole":  # (B, classes x per) -> (B, classes)
-            return k.layers.Lambda(lambda s: t.reduce_max(t.reshape(s, (-1, classes, per)), axis=-1), name=f"familiar_{name}_nearest")(sims)
-        # row c of each picture is class c's vector against every class's prototypes: keep the diagonal
-        diagonal = t.constant(np.eye(classes, dtype=np.float32)[None])
-        return k.layers.Lambda(lambda s: t.reduce_sum(t.reduce_max(t.reshape(s, (-1, classes, classes, per)), axis=-1) * diagonal, axis=-1),
-                               name=f"familiar_{name}_nearest")(sims)
-
-    # whole picture: the layer averaged, centred, unit length
-    whole_center = t.constant(gate.whole.center[None], t.float32)
-    pooled = k.layers.GlobalAveragePooling2D(name="familiar_whole_pool")(layer_map)
-    whole = k.layers.Lambda(lambda f: t.math.l2_normalize(f - whole_center, axis=-1), name="familiar_whole_unit")(pooled)
-    # the note: the layer on the final grid, weighted by each class's activation map
-    cam = k.layers.Conv2D(classes, 1, use_bias=False, trainable=False, name="familiar_evidence")
-    weights = k.layers.ReLU(name="familiar_evidence_relu")(cam(final_map))
-    cam.set_weights([gate.evidence[None, None]])
-    cells = k.layers.AveragePooling2D((h // fh, w // fw), name="familiar_cells")(layer_map)
-    note_center = t.constant(gate.note.center[None, None, None], t.float32)
-    centred = k.layers.Lambda(lambda f: f - note_center, name="familiar_note_centre")(cells)
-    cells_n = fh * fw
-    weighted = k.layers.Lambda(
-        lambda a: t.reduce_sum(t.reshape(a[0], (-1, cells_n, classes, 1)) * t.reshape(a[1], (-1, cells_n, 1, d)), axis=1),
-        name="familiar_note_pool")([weights, centred])
-    # (B*classes, D): a Dense on a rank-3 tensor would add SHAPE/GATHER ops
-    note = k.layers.Lambda(lambda v: t.math.l2_normalize(t.reshape(v, (-1, d)), axis=-1), name="familiar_note_unit")(weighted)
-    gates = []
-    for name, vectors, probe in (("whole", whole, gate.whole), ("note", note, gate.note)):
-        # one sigmoid input per label: SLOPE * (similarity - threshold) for notes, a constant "open" for the rest
-        kernel = np.zeros((classes, len(labels)), np.float32)
-        bias = np.full(len(labels), 8.0, np.float32)
-        for i, c in enumerate(gate.classes):
-            kernel[i, labels.index(c)] = SLOPE
-            bias[labels.index(c)] = -SLOPE * probe.threshold
-        to_labels = k.layers.Dense(len(labels), activation="sigmoid", trainable=False, name=f"familiar_{name}_gate")
-        gates.append(to_labels(nearest(vectors, probe, name)))
-        to_labels.set_weights([kernel, bias])
-    kept = k.layers.Multiply(name="familiar_kept")([net.output, *gates])
-    if background is None:
-        return k.Model(net.input, kept, name=f"{net.name}_gated")
-    onehot = t.constant(np.eye(len(labels), dtype=np.float32)[labels.index(background)][None])
-    out = k.layers.Lambda(lambda p: p + (1.0 - t.reduce_sum(p, axis=-1, keepdims=True)) * onehot, name="familiar_out")(kept)
-    return k.Model(net.input, out, name=f"{net.name}_gated")
-
-
-def gate_for_run(run, net, log: Callable[[str], None] = print, keep: float = DEFAULT_KEEP, refit: bool = False) -> Gate | None:
-    """The run's fitted gate (fitted now and saved beside model.keras the first time)."""
+def gate_for_run(run: Run, net, log: Callable[[str], None] = print, keep: float = DEFAULT_KEEP,
+                 refit: bool = False) -> Gate | None:
+    """The run's fitted gate (fitted now and saved in the run folder the first time)."""
     from edgetl.card import sha256_file
 
-    path = Path(run.path) / GATE_FILE
-    background = "background" if "background" in run.labels else None
+    path, background = run.gate_file, run.background
     val = [(s.path, s.label) for s in run.split("val").samples]
-    model_sha256 = sha256_file(Path(run.path) / "model.keras")
+    model_sha256 = sha256_file(run.model_file)
     if path.exists() and not refit:
         try:
             gate = Gate.load(path)

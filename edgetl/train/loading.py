@@ -10,8 +10,12 @@ graph edgetl builds itself, so nothing in it is ever executed.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgetl.errors import EdgetlError
+
+if TYPE_CHECKING:
+    from edgetl.run import Run
 
 ZIP_SIGNATURE = b"PK\x03\x04"
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -62,3 +66,26 @@ def check_weights_file(path: str | Path) -> Path:
         raise EdgetlError(f"--weights {path} holds a whole Keras model, not weights only; pass the backbone's "
                           "no-top weights .h5 (a model file can carry code edgetl will not run)")
     return path
+
+
+def load_run_model(run: "Run | str | Path"):
+    """A run's float classifier (tf_keras), checked against the run's labels, input size and backbone.
+
+    ``run``: an opened Run, a run folder or a .keras file inside one. Every mismatch is one line.
+    """
+    from edgetl.run import Run
+
+    run = run if isinstance(run, Run) else Run.open_model(run)
+    path = run.model_file
+    model = load_keras_model(path)  # zip + safe mode only: a model file never runs code
+    said = run.configured_backbone
+    if said and model.name.startswith("edgetl_") and not model.name.startswith(f"edgetl_{said}_"):
+        raise EdgetlError(f"{path} holds {model.name!r} but {run.config_file} says backbone {said}; "
+                          "retrain or restore the matching model.keras")
+    outputs = int(model.output_shape[-1])
+    if outputs != len(run.labels):
+        raise EdgetlError(f"{run.labels_file} lists {len(run.labels)} labels but {path} outputs {outputs} scores")
+    shape = tuple(model.input_shape)
+    if len(shape) != 4 or shape[1] not in (None, run.size) or shape[2] not in (None, run.size):
+        raise EdgetlError(f"{path} takes input {shape[1:]} but {run.config_file.name} says {run.size}x{run.size}x3")
+    return model

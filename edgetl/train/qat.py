@@ -16,14 +16,14 @@ from typing import Callable
 
 import numpy as np
 
-from edgetl.atomic import atomic_path, write_json
 from edgetl.data.images import UnreadableImage, file_sha256, load_square
 from edgetl.errors import EdgetlError
 from edgetl.metrics import classification_report
+from edgetl.run import Run
 from edgetl.train import augment, backbones
 from edgetl.train.backbones import to_model_input
-
-QAT_FILE = "qat_weights.h5"  # weights of quantize(float model); rebuilt on load
+from edgetl.train.config import TrainConfig
+from edgetl.train.loading import load_run_model
 
 
 def _tfmot():
@@ -37,28 +37,23 @@ def _tfmot():
     return tfmot
 
 
-def load_qat_model(run_path: str | Path):
+def load_qat_model(run: Run):
     """Rebuild the QAT graph from the run's float model and load the trained QAT weights into it."""
-    from edgetl.train.trainer import load_run_model
-
-    run_path = Path(run_path)
-    require_qat_support(run_path)
-    qmodel = quantize(load_run_model(run_path))
+    require_qat_support(run)
+    qmodel = quantize(load_run_model(run))
     try:
-        qmodel.load_weights(run_path / QAT_FILE)
+        qmodel.load_weights(run.qat_weights)
     except Exception as exc:  # h5py/Keras raise several types for a foreign or truncated file
-        raise EdgetlError(f"cannot load {run_path / QAT_FILE}: {str(exc).splitlines()[0][:200]}") from None
+        raise EdgetlError(f"cannot load {run.qat_weights}: {str(exc).splitlines()[0][:200]}") from None
     return qmodel
 
 
-def require_qat_support(run_path: str | Path) -> None:
+def require_qat_support(run: Run) -> None:
     """Refuse, in one line, a run whose backbone tensorflow-model-optimization cannot wrap."""
-    from edgetl.train.trainer import run_backbone
-
-    spec = backbones.get(run_backbone(run_path))
+    spec = backbones.get(run.configured_backbone or backbones.DEFAULT)
     if not spec.qat:
         raise EdgetlError(f"QAT is not supported for {spec.name} ({spec.qat_note}); "
-                          f"post-training int8 export still works: edgetl export {run_path} --int8")
+                          f"post-training int8 export still works: edgetl export {run.path} --int8")
 
 
 def fold_batchnorm(model):
@@ -286,36 +281,11 @@ def _load_split(run, name: str, limit: int | None, seed: int):
     return np.stack(images), np.array(labels), hashes
 
 
-def qat(run: str | Path, epochs: int = 2, learning_rate: float = 1e-5, batch_size: int = 32, max_images: int | None = 2000,
-        seed: int = 0, log: Callable[[str], None] = print) -> dict:
-    """Fine-tune ``run``'s classifier quantization-aware; save RUN/qat_weights.h5 and return its metrics."""
-    from edgetl.export.convert import Run
-    from edgetl.tf_env import keras
-    from edgetl.train.trainer import load_run_model
-
-    started = time.perf_counter()
-    k = keras()
-    k.utils.set_random_seed(seed)
-    r = Run.open(run)
-    require_qat_support(r.path)
-    images, labels, hashes = _load_split(r, "train", max_images, seed)
-    if len(images) == 0:
-        raise EdgetlError(f"{r.path}: no readable training images for QAT")
-    val_images, val_labels, _ = _load_split(r, "val", None, seed)
-    n = len(r.labels)
-    float_model = load_run_model(r.path)
-    qmodel = quantize(float_model)
-    init_ranges(qmodel, fold_batchnorm(float_model), to_model_input(images[: min(len(images), 256)], r.mean, r.std),
-                mean=r.mean, std=r.std)
-    smoothing = float(r.config.get("train", {}).get("label_smoothing", 0.1))
-    qmodel.compile(optimizer=k.optimizers.Adam(learning_rate),
-                   loss=k.losses.CategoricalCrossentropy(label_smoothing=smoothing), metrics=["accuracy"])
-    views = max(1, int(r.config.get("train", {}).get("views", 4)))
-    mean, std = r.mean, r.std
+def _view_batches(k, images: np.ndarray, labels: np.ndarray, hashes: list[str], views: int, n: int, batch_size: int,
+                  seed: int, mean: float, std: float):
+    """Fresh order and a random cached-style view (plain or augmented) of each image, every epoch."""
 
     class Batches(k.utils.Sequence):
-        """Fresh order and a random cached-style view (plain or augmented) of each image, every epoch."""
-
         def __init__(self):
             super().__init__()
             self.rng = np.random.default_rng(seed)
@@ -333,17 +303,51 @@ def qat(run: str | Path, epochs: int = 2, learning_rate: float = 1e-5, batch_siz
             batch = np.stack([augment.make_view(images[j], hashes[j], int(self.view[j])) for j in idx])
             return to_model_input(batch, mean, std), np.eye(n, dtype=np.float32)[labels[idx]]
 
-    val = (to_model_input(val_images, mean, std), np.eye(n, dtype=np.float32)[val_labels]) if len(val_images) else None
+    return Batches()
+
+
+def _wrapped(run: Run, images: np.ndarray, learning_rate: float, options: TrainConfig):
+    """The run's float classifier wrapped for QAT, ranges started from real activations, compiled."""
+    from edgetl.tf_env import keras
+
+    k = keras()
+    float_model = load_run_model(run)
+    qmodel = quantize(float_model)
+    init_ranges(qmodel, fold_batchnorm(float_model), to_model_input(images[: min(len(images), 256)], run.mean, run.std),
+                mean=run.mean, std=run.std)
+    qmodel.compile(optimizer=k.optimizers.Adam(learning_rate),
+                   loss=k.losses.CategoricalCrossentropy(label_smoothing=options.label_smoothing), metrics=["accuracy"])
+    return qmodel
+
+
+def qat(run: str | Path, epochs: int = 2, learning_rate: float = 1e-5, batch_size: int = 32, max_images: int | None = 2000,
+        seed: int = 0, log: Callable[[str], None] = print) -> dict:
+    """Fine-tune ``run``'s classifier quantization-aware; save RUN/qat_weights.h5 and return its metrics."""
+    from edgetl.tf_env import keras
+
+    started = time.perf_counter()
+    k = keras()
+    k.utils.set_random_seed(seed)
+    r = Run.open(run)
+    require_qat_support(r)
+    images, labels, hashes = _load_split(r, "train", max_images, seed)
+    if len(images) == 0:
+        raise EdgetlError(f"{r.path}: no readable training images for QAT")
+    val_images, val_labels, _ = _load_split(r, "val", None, seed)
+    n = len(r.labels)
+    options = TrainConfig.from_dict(r.train_options)  # what the run was trained with; TrainConfig's defaults otherwise
+    qmodel = _wrapped(r, images, learning_rate, options)
+    batches = _view_batches(k, images, labels, hashes, max(1, options.views), n, batch_size, seed, r.mean, r.std)
+    val = (to_model_input(val_images, r.mean, r.std), np.eye(n, dtype=np.float32)[val_labels]) if len(val_images) else None
     log(f"QAT: {epochs} epoch(s) on {len(images)} training images at learning rate {learning_rate:g}")
-    history = qmodel.fit(Batches(), epochs=epochs, validation_data=val, verbose=0)
+    history = qmodel.fit(batches, epochs=epochs, validation_data=val, verbose=0)
     pin_input_range(qmodel, r.mean, r.std)
-    with atomic_path(r.path / QAT_FILE) as tmp:
-        qmodel.save_weights(tmp)
+    r.save_qat_weights(qmodel)
     metrics = {"epochs": epochs, "images": len(images), "learning_rate": learning_rate,
                "history": {key: [round(float(v), 5) for v in values] for key, values in history.history.items()},
                "seconds": round(time.perf_counter() - started, 1)}
     if val is not None:
         probs = qmodel.predict(val[0], verbose=0, batch_size=64)
         metrics["val"] = classification_report(val_labels, probs, r.labels)
-    write_json(r.path / "qat_metrics.json", metrics)
+    r.write_qat_metrics(metrics)
     return metrics

@@ -8,8 +8,6 @@ whole network on the cached augmented views, at a fraction of the cost.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import re
@@ -22,12 +20,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from edgetl.atomic import atomic_path, write_json, write_text
-from edgetl.data.folders import LabelledSet, load_splits, write_manifest
+from edgetl.atomic import write_json
+from edgetl.data.folders import LabelledSet, load_splits
 from edgetl.data.images import file_sha256, load_square
 from edgetl.errors import EdgetlError
 from edgetl.metrics import classification_report
 from edgetl.progress import enabled as progress_enabled
+from edgetl.run import CONFIG, Run, RunFolder
 from edgetl.train import augment, backbones
 from edgetl.train.config import TrainConfig
 from edgetl.train.features import CacheStats, FeatureCache, cache_key, default_cache_dir, extract
@@ -204,20 +203,243 @@ def _predict(model, x: np.ndarray, batch: int = 256) -> np.ndarray:
     return np.concatenate([model(x[i : i + batch].astype(np.float32), training=False).numpy() for i in range(0, len(x), batch)])
 
 
-def _write_history(rows: list[dict], dest: Path) -> None:
-    keys: list[str] = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=keys)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(dest, buf.getvalue())
+@dataclass
+class _Net:
+    """The classifier being trained, cut where the cached activations end, and its two trainable parts."""
+
+    model: object  # the whole flat classifier, saved as model.keras
+    bottom: object  # input -> activations at the cut (frozen; its output is what the cache holds)
+    top: object  # cut activations -> probabilities (fine-tuned in stage 2)
+    head: object  # pooled features -> probabilities (stage 1)
+    pool_model: object | None  # cut activations -> pooled features (None when the cut is the pool)
+    cut: str
+    blocks: int  # top blocks fine-tuned
+
+    def pooled(self, x: np.ndarray) -> np.ndarray:
+        """(images, views, *cut shape) -> (images, views, features)."""
+        flat = x.reshape(-1, *x.shape[2:])
+        p = flat.astype(np.float32) if self.pool_model is None else _predict(self.pool_model, flat)
+        return p.reshape(x.shape[0], x.shape[1], -1)
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """The trained classifier's answers for the plain view of cached activations."""
+        return _predict(self.top, x[:, 0]) if self.blocks > 0 else _predict(self.head, self.pooled(x)[:, 0])
 
 
-def save_keras_model(model, dest: Path) -> None:
-    with atomic_path(dest) as tmp:
-        model.save(tmp)
+@dataclass
+class _Features:
+    """Each split's cached activations (images x views x cut shape) and labels, readable images only."""
+
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]]
+    readable: dict[str, np.ndarray]  # per split: which samples were readable
+    stats: CacheStats
+    cache_file: Path
+
+
+class _Training:
+    """One `edgetl train`, as named steps: data -> net -> cache -> head -> fine-tune -> write."""
+
+    def __init__(self, folder: RunFolder, config: TrainConfig, state: dict, log: Callable[[str], None]):
+        self.folder, self.config, self.state, self.log = folder, config, state, log
+        self.state_path = folder.path / STATE
+        self.history: list[dict] = list(state.get("history", []))
+
+    def split(self, data) -> dict[str, LabelledSet]:
+        config = self.config
+        parts = load_splits(data, val=config.val_fraction, test=config.test_fraction, seed=config.seed)
+        if len(parts["train"]) == 0:
+            raise EdgetlError("the training split is empty")
+        self.folder.write_split(parts, seed=config.seed)
+        self.log(f"data: {len(parts['train'].classes)} classes, train {len(parts['train'])}, val {len(parts['val'])}, "
+                 f"test {len(parts['test'])} images")
+        return parts
+
+    def build(self, parts: dict[str, LabelledSet]) -> _Net:
+        """The classifier with its backbone weights, split at the cut for the chosen fine-tuning depth."""
+        from edgetl.tf_env import keras  # only now: bad data is refused before TensorFlow loads
+
+        k = self.keras = keras()
+        config = self.config
+        k.utils.set_random_seed(config.seed)
+        self.strategy, self.devices = distribution()
+        if self.devices > 1:
+            self.log(f"training on {self.devices} devices with MirroredStrategy")
+        self.weights = backbones.resolve_weights(config.weights, config.alpha, config.size, config.backbone)
+        blocks = choose_fine_tune(config, parts["train"])
+        with self.strategy.scope():
+            model = backbones.create(config.backbone, len(parts["train"].classes), config.alpha, config.size,
+                                     self.weights, config.dropout)
+            cut = backbones.cut_layer_name(model, blocks, config.backbone)
+            bottom, top = backbones.split_at(model, cut)
+            pool_model = k.Model(model.get_layer(cut).output, model.get_layer("pool").output) if cut != "pool" else None
+            feature_in = k.Input((model.get_layer("pool").output_shape[-1],), name="features")
+            head = k.Model(feature_in, model.get_layer("classifier")(model.get_layer("dropout")(feature_in)), name="head")
+        return _Net(model, bottom, top, head, pool_model, cut, blocks)
+
+    def cache(self, net: _Net, parts: dict[str, LabelledSet]) -> _Features:
+        """Every split through the frozen bottom once (train in several augmented views), from or into the cache."""
+        from edgetl.tf_env import tf
+
+        config, log = self.config, self.log
+        spec = backbones.get(config.backbone)
+        key = cache_key({"backbone": config.backbone, "alpha": config.alpha, "size": config.size, "cut": net.cut,
+                         "fit": FIT, "weights": backbones.weights_identity(self.weights, config.seed),
+                         "augment": AUGMENT_VERSION})
+        cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+        stats = CacheStats()
+        run_bottom = tf().function(lambda x: net.bottom(x, training=False))
+
+        def through_bottom(images: np.ndarray) -> np.ndarray:
+            return run_bottom(backbones.to_model_input(images, spec.mean, spec.std)).numpy()
+
+        def load(path: Path) -> np.ndarray:
+            return load_square(path, config.size)
+
+        views = max(1, config.views) if config.augment else 1
+        arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        readable: dict[str, np.ndarray] = {}
+        with FeatureCache(cache_dir / f"{key}.h5", net.bottom.output_shape[1:], {"key": key, "cut": net.cut}, log=log) as cache:
+            for name in ("train", "val", "test"):
+                samples = parts[name].samples
+                feats, ok = extract([s.path for s in samples], _hashes(samples), views if name == "train" else 1, cache,
+                                    through_bottom, load, augment.make_view, stats=stats, description=f"{name} features")
+                labels = np.array([s.label for s in samples], dtype=np.int64)
+                arrays[name] = (feats[ok], labels[ok])
+                readable[name] = ok
+        if stats.unreadable:
+            self.folder.write_unreadable(stats.unreadable)
+            log(f"skipped {len(stats.unreadable)} unreadable image(s), listed in {self.folder.unreadable_file}")
+        classes = parts["train"].classes
+        present = np.bincount(arrays["train"][1], minlength=len(classes))
+        missing = [c for c, n in zip(classes, present) if n == 0]
+        if missing:
+            raise EdgetlError(f"class(es) with no readable training image: {', '.join(missing)}")
+        log(f"features: {stats.backbone_images} image views through the backbone, {stats.hits} from cache ({cache_dir})")
+        return _Features(arrays, readable, stats, cache_dir / f"{key}.h5")
+
+    def _fit_settings(self, feats: _Features, n: int):
+        """(loss, class weights, monitored metric, validation arrays) shared by both stages."""
+        y_train = feats.arrays["train"][1]
+        x_val, y_val = feats.arrays["val"]
+        class_weight = _class_weights(y_train, n) if self.config.class_weights else None
+        loss = self.keras.losses.CategoricalCrossentropy(label_smoothing=self.config.label_smoothing)
+        monitor = "val_loss" if len(y_val) > 0 else "loss"
+        return loss, class_weight, monitor, (x_val, y_val) if len(y_val) > 0 else None
+
+    def _epoch_log(self, stage: str, epochs: int):
+        return _EpochLog(self.keras, stage, self.history, self.log if progress_enabled() else (lambda m: None), epochs)
+
+    def head_stage(self, net: _Net, feats: _Features, n: int) -> None:
+        """Stage 1: the new head on pooled features of every cached view (skipped when a resumed run did it)."""
+        k, config = self.keras, self.config
+        head_weights = self.folder.path / ".head.weights.h5"
+        if self.state.get("head_done") and head_weights.exists():
+            net.head.load_weights(head_weights)
+            self.log("head stage already done; loaded its weights")
+            return
+        loss, class_weight, monitor, val = self._fit_settings(feats, n)
+        x_train, y_train = feats.arrays["train"]
+        p_train = net.pooled(x_train)
+        xs = p_train.reshape(-1, p_train.shape[-1])
+        ys = np.repeat(y_train, p_train.shape[1])
+        val_data = (net.pooled(val[0])[:, 0], _one_hot(val[1], n)) if val else None
+        with self.strategy.scope():
+            net.head.compile(optimizer=k.optimizers.Adam(config.learning_rate), loss=loss, metrics=["accuracy"])
+        net.head.fit(xs, _one_hot(ys, n), batch_size=config.batch_size, epochs=config.epochs, validation_data=val_data,
+                     class_weight=class_weight, shuffle=True, verbose=0,
+                     callbacks=[k.callbacks.EarlyStopping(monitor=monitor, patience=config.patience, restore_best_weights=True),
+                                k.callbacks.BackupAndRestore(str(self.folder.path / ".backup" / "head")),
+                                self._epoch_log("head", config.epochs).callback])
+        net.head.save_weights(head_weights)
+        self.state.update(head_done=True, history=self.history)
+        write_json(self.state_path, self.state)
+
+    def fine_tune_stage(self, net: _Net, feats: _Features, n: int) -> None:
+        """Stage 2: the top blocks from the cut activations, BatchNorm kept in inference mode."""
+        k, config = self.keras, self.config
+        if net.blocks <= 0 or config.fine_tune_epochs <= 0:
+            return
+        for layer in backbones.trainable_top(net.model, net.cut):
+            layer.trainable = not isinstance(layer, k.layers.BatchNormalization)  # BN stays in inference mode
+        loss, class_weight, monitor, val = self._fit_settings(feats, n)
+        with self.strategy.scope():
+            net.top.compile(optimizer=k.optimizers.Adam(config.fine_tune_learning_rate), loss=loss, metrics=["accuracy"])
+        self.log(f"fine-tuning the top {net.blocks} block(s) from {net.cut} ({net.top.count_params():,} parameters in the top)")
+        epoch_log = self._epoch_log("fine-tune", config.fine_tune_epochs)
+        val_data = (val[0][:, 0].astype(np.float32), _one_hot(val[1], n)) if val else None
+        x_train, y_train = feats.arrays["train"]
+        net.top.fit(_view_batches(k, x_train, y_train, n, config.batch_size, config.seed), epochs=config.fine_tune_epochs,
+                    validation_data=val_data, class_weight=class_weight, verbose=0,
+                    callbacks=[k.callbacks.EarlyStopping(monitor=monitor, patience=max(2, config.patience // 2),
+                                                         restore_best_weights=True),
+                               k.callbacks.BackupAndRestore(str(self.folder.path / ".backup" / "fine_tune")),
+                               epoch_log.callback])
+
+    def write(self, net: _Net, feats: _Features, parts: dict[str, LabelledSet], data, seconds_so_far) -> TrainResult:
+        """Evaluate every split and write the complete run: model, labels, config, metrics, tables, plots."""
+        classes = parts["train"].classes
+        metrics, rows = _evaluate(net, feats, parts)
+        seconds = seconds_so_far()
+        config = self._run_config(net, feats, parts, data)
+        folder = self.folder
+        folder.save_model(net.model)
+        folder.write_labels(classes)
+        folder.write_config(config)
+        folder.write_metrics({**metrics, "seconds": round(seconds, 1)})
+        folder.write_table("history.csv", self.history)
+        folder.write_table("predictions.csv", rows)
+        _plot(self.history, metrics, classes, folder.path)
+        self.state.update(done=True, history=self.history)
+        write_json(self.state_path, self.state)
+        shutil.rmtree(folder.path / ".backup", ignore_errors=True)
+        return TrainResult(folder.path, classes, metrics, config, seconds, config["cache"])
+
+    def _run_config(self, net: _Net, feats: _Features, parts: dict[str, LabelledSet], data) -> dict:
+        config, spec, stats = self.config, backbones.get(self.config.backbone), feats.stats
+        return {"train": config.to_dict(), "data": [str(p) for p in (data if isinstance(data, (list, tuple)) else [data])],
+                "classes": parts["train"].classes, "counts": {name: parts[name].counts() for name in parts},
+                "fine_tune_blocks": net.blocks, "cut_layer": net.cut, "fit": FIT,
+                "input": {"size": config.size, "mean": spec.mean, "std": spec.std, "layout": "NHWC RGB"},
+                "backbone": {"name": spec.name, "alpha": config.alpha if spec.has_alpha else None,
+                             "features": int(net.model.get_layer("pool").output_shape[-1]),
+                             "parameters": int(net.model.count_params())},
+                "weights_file": self.weights, "devices": self.devices,
+                "cache": {"file": str(feats.cache_file), "hits": stats.hits, "misses": stats.misses,
+                          "backbone_images": stats.backbone_images}}
+
+
+def _evaluate(net: _Net, feats: _Features, parts: dict[str, LabelledSet]) -> tuple[dict, list[dict]]:
+    """Per-split metrics and one predictions.csv row per held-out image."""
+    classes = parts["train"].classes
+    metrics: dict = {}
+    rows = []
+    for name in ("train", "val", "test"):
+        x, y = feats.arrays[name]
+        probs = net.probabilities(x)
+        metrics[name] = classification_report(y, probs, classes)
+        if name != "train":
+            paths = [s.path for s, good in zip(parts[name].samples, feats.readable[name]) if good]
+            rows += [{"split": name, "path": str(p), "label": classes[t], "predicted": classes[int(q.argmax())],
+                      "confidence": round(float(q.max()), 5)} for p, t, q in zip(paths, y, probs)]
+    return metrics, rows
+
+
+def _plot(history: list[dict], metrics: dict, classes: list[str], out: Path) -> None:
+    from edgetl import plots
+
+    if history:
+        plots.training_curves(history, out / "training_curves.png")
+    split_for_cm = "test" if metrics["test"]["count"] else "val" if metrics["val"]["count"] else "train"
+    plots.confusion_matrix(metrics[split_for_cm]["confusion"], classes, out / "confusion_matrix.png",
+                           title=f"confusion matrix ({split_for_cm} split)")
+
+
+def _starting_config(out: Path, config: TrainConfig, resume: bool, log: Callable[[str], None]) -> TrainConfig:
+    """The options to train with: a resumed run keeps the ones it was started with."""
+    if resume and (out / CONFIG).exists():
+        log(f"resuming {out} with its saved options")
+        return TrainConfig.from_dict(Run.open(out).train_options)
+    return config
 
 
 def train(
@@ -237,183 +459,12 @@ def train(
     prepare_run_dir(out, resume, force)
     state_path = out / STATE
     state = json.loads(state_path.read_text()) if resume and state_path.exists() else {}
-    if resume and (out / "config.json").exists():
-        config = TrainConfig.from_dict(json.loads((out / "config.json").read_text())["train"])
-        log(f"resuming {out} with its saved options")
-
-    parts = load_splits(data, val=config.val_fraction, test=config.test_fraction, seed=config.seed)
-    classes = parts["train"].classes
-    if len(parts["train"]) == 0:
-        raise EdgetlError("the training split is empty")
-    write_manifest(parts, out / "split.json", seed=config.seed, absolute=True)
-    counts = {name: parts[name].counts() for name in parts}
-    log(f"data: {len(classes)} classes, train {len(parts['train'])}, val {len(parts['val'])}, test {len(parts['test'])} images")
-
-    from edgetl.tf_env import keras, tf
-
-    k = keras()
-    k.utils.set_random_seed(config.seed)
-    strategy, n_devices = distribution()
-    if n_devices > 1:
-        log(f"training on {n_devices} devices with MirroredStrategy")
-    weights = backbones.resolve_weights(config.weights, config.alpha, config.size, config.backbone)
-    blocks = choose_fine_tune(config, parts["train"])
-
-    with strategy.scope():
-        model = backbones.create(config.backbone, len(classes), config.alpha, config.size, weights, config.dropout)
-        cut = backbones.cut_layer_name(model, blocks, config.backbone)
-        bottom, top = backbones.split_at(model, cut)
-        pool_model = k.Model(model.get_layer(cut).output, model.get_layer("pool").output) if cut != "pool" else None
-        feature_in = k.Input((model.get_layer("pool").output_shape[-1],), name="features")
-        head = k.Model(feature_in, model.get_layer("classifier")(model.get_layer("dropout")(feature_in)), name="head")
-
-    # ---- cached activations -------------------------------------------------------------------
-    spec = backbones.get(config.backbone)
-    key = cache_key({"backbone": config.backbone, "alpha": config.alpha, "size": config.size, "cut": cut, "fit": FIT,
-                     "weights": backbones.weights_identity(weights, config.seed), "augment": AUGMENT_VERSION})
-    cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
-    stats = CacheStats()
-    run_bottom = tf().function(lambda x: bottom(x, training=False))
-
-    def run_backbone(images: np.ndarray) -> np.ndarray:
-        return run_bottom(backbones.to_model_input(images, spec.mean, spec.std)).numpy()
-
-    def load(path: Path) -> np.ndarray:
-        return load_square(path, config.size)
-
-    views = max(1, config.views) if config.augment else 1
-    arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    readable: dict[str, np.ndarray] = {}
-    with FeatureCache(cache_dir / f"{key}.h5", bottom.output_shape[1:], {"key": key, "cut": cut}, log=log) as cache:
-        for name in ("train", "val", "test"):
-            samples = parts[name].samples
-            feats, ok = extract([s.path for s in samples], _hashes(samples), views if name == "train" else 1, cache,
-                                run_backbone, load, augment.make_view, stats=stats, description=f"{name} features")
-            labels = np.array([s.label for s in samples], dtype=np.int64)
-            arrays[name] = (feats[ok], labels[ok])
-            readable[name] = ok
-    if stats.unreadable:
-        write_text(out / "unreadable.txt", "\n".join(stats.unreadable) + "\n")
-        log(f"skipped {len(stats.unreadable)} unreadable image(s), listed in {out / 'unreadable.txt'}")
-    present = np.bincount(arrays["train"][1], minlength=len(classes))
-    missing = [c for c, n in zip(classes, present) if n == 0]
-    if missing:
-        raise EdgetlError(f"class(es) with no readable training image: {', '.join(missing)}")
-    log(f"features: {stats.backbone_images} image views through the backbone, {stats.hits} from cache ({cache_dir})")
-
-    x_train, y_train = arrays["train"]
-    x_val, y_val = arrays["val"]
-    has_val = len(y_val) > 0
-    n = len(classes)
-    class_weight = _class_weights(y_train, n) if config.class_weights else None
-    history: list[dict] = list(state.get("history", []))
-    loss = k.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
-    monitor = "val_loss" if has_val else "loss"
-
-    # ---- stage 1: the head on pooled features ----------------------------------------------------
-    def pooled(x: np.ndarray) -> np.ndarray:
-        flat = x.reshape(-1, *x.shape[2:])
-        p = flat.astype(np.float32) if pool_model is None else _predict(pool_model, flat)
-        return p.reshape(x.shape[0], x.shape[1], -1)
-
-    head_weights = out / ".head.weights.h5"
-    if state.get("head_done") and head_weights.exists():
-        head.load_weights(head_weights)
-        log("head stage already done; loaded its weights")
-    else:
-        p_train = pooled(x_train)
-        xs = p_train.reshape(-1, p_train.shape[-1])
-        ys = np.repeat(y_train, p_train.shape[1])
-        val_data = (pooled(x_val)[:, 0], _one_hot(y_val, n)) if has_val else None
-        with strategy.scope():
-            head.compile(optimizer=k.optimizers.Adam(config.learning_rate), loss=loss, metrics=["accuracy"])
-        epoch_log = _EpochLog(k, "head", history, log if progress_enabled() else (lambda m: None), config.epochs)
-        head.fit(xs, _one_hot(ys, n), batch_size=config.batch_size, epochs=config.epochs, validation_data=val_data,
-                 class_weight=class_weight, shuffle=True, verbose=0,
-                 callbacks=[k.callbacks.EarlyStopping(monitor=monitor, patience=config.patience, restore_best_weights=True),
-                            k.callbacks.BackupAndRestore(str(out / ".backup" / "head")), epoch_log.callback])
-        head.save_weights(head_weights)
-        state.update(head_done=True, history=history)
-        write_json(state_path, state)
-
-    # ---- stage 2: fine-tune the top blocks from the cut activations -------------------------------
-    if blocks > 0 and config.fine_tune_epochs > 0:
-        for layer in backbones.trainable_top(model, cut):
-            layer.trainable = not isinstance(layer, k.layers.BatchNormalization)  # BN stays in inference mode
-        with strategy.scope():
-            top.compile(optimizer=k.optimizers.Adam(config.fine_tune_learning_rate), loss=loss, metrics=["accuracy"])
-        log(f"fine-tuning the top {blocks} block(s) from {cut} ({top.count_params():,} parameters in the top)")
-        epoch_log = _EpochLog(k, "fine-tune", history, log if progress_enabled() else (lambda m: None), config.fine_tune_epochs)
-        val_data = (x_val[:, 0].astype(np.float32), _one_hot(y_val, n)) if has_val else None
-        top.fit(_view_batches(k, x_train, y_train, n, config.batch_size, config.seed), epochs=config.fine_tune_epochs,
-                validation_data=val_data, class_weight=class_weight, verbose=0,
-                callbacks=[k.callbacks.EarlyStopping(monitor=monitor, patience=max(2, config.patience // 2),
-                                                     restore_best_weights=True),
-                           k.callbacks.BackupAndRestore(str(out / ".backup" / "fine_tune")), epoch_log.callback])
-
-    # ---- evaluate and write the run ---------------------------------------------------------------
-    evaluator = top if blocks > 0 else None
-    metrics: dict = {}
-    rows = []
-    for name in ("train", "val", "test"):
-        x, y = arrays[name]
-        probs = _predict(evaluator, x[:, 0]) if evaluator is not None else _predict(head, pooled(x)[:, 0])
-        metrics[name] = classification_report(y, probs, classes)
-        if name != "train":
-            paths = [s.path for s, good in zip(parts[name].samples, readable[name]) if good]
-            rows += [{"split": name, "path": str(p), "label": classes[t], "predicted": classes[int(q.argmax())],
-                      "confidence": round(float(q.max()), 5)} for p, t, q in zip(paths, y, probs)]
-    seconds = time.perf_counter() - started
-    full_config = {"train": config.to_dict(), "data": [str(p) for p in (data if isinstance(data, (list, tuple)) else [data])],
-                   "classes": classes, "counts": counts, "fine_tune_blocks": blocks, "cut_layer": cut,
-                   "fit": FIT, "input": {"size": config.size, "mean": spec.mean, "std": spec.std, "layout": "NHWC RGB"},
-                   "backbone": {"name": spec.name, "alpha": config.alpha if spec.has_alpha else None,
-                                "features": int(model.get_layer("pool").output_shape[-1]),
-                                "parameters": int(model.count_params())},
-                   "weights_file": weights, "devices": n_devices, "cache": {"file": str(cache_dir / f"{key}.h5"),
-                   "hits": stats.hits, "misses": stats.misses, "backbone_images": stats.backbone_images}}
-    save_keras_model(model, out / "model.keras")
-    write_text(out / "labels.txt", "\n".join(classes) + "\n")
-    write_json(out / "config.json", full_config)
-    write_json(out / "metrics.json", {**metrics, "seconds": round(seconds, 1)})
-    _write_history(history, out / "history.csv")
-    _write_history(rows, out / "predictions.csv")
-    from edgetl import plots
-
-    if history:
-        plots.training_curves(history, out / "training_curves.png")
-    split_for_cm = "test" if metrics["test"]["count"] else "val" if metrics["val"]["count"] else "train"
-    plots.confusion_matrix(metrics[split_for_cm]["confusion"], classes, out / "confusion_matrix.png",
-                           title=f"confusion matrix ({split_for_cm} split)")
-    state.update(done=True, history=history)
-    write_json(state_path, state)
-    shutil.rmtree(out / ".backup", ignore_errors=True)
-    return TrainResult(out, classes, metrics, full_config, seconds, full_config["cache"])
-
-
-def load_run_model(run: str | Path):
-    """Load a run's float classifier (tf_keras), with a clear error for a missing or foreign folder."""
-    run = Path(run)
-    path = run / "model.keras" if run.is_dir() else run
-    if not path.exists():
-        raise EdgetlError(f"no trained model at {path} (train one with: edgetl train DATA --out {run})")
-    from edgetl.train.loading import load_keras_model
-
-    model = load_keras_model(path)  # zip + safe mode only: a model file never runs code
-    said = _configured_backbone(path.parent)
-    if said and model.name.startswith("edgetl_") and not model.name.startswith(f"edgetl_{said}_"):
-        raise EdgetlError(f"{path} holds {model.name!r} but {path.parent / 'config.json'} says backbone {said}; "
-                          "retrain or restore the matching model.keras")
-    return model
-
-
-def _configured_backbone(run: Path) -> str | None:
-    try:
-        return json.loads((run / "config.json").read_text()).get("train", {}).get("backbone")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def run_backbone(run: str | Path) -> str:
-    """The backbone a run folder was trained with (runs from before the registry are MobileNetV2)."""
-    return backbones.get(_configured_backbone(Path(run)) or backbones.DEFAULT).name
+    config = _starting_config(out, config, resume, log)
+    training = _Training(RunFolder(out), config, state, log)
+    parts = training.split(data)
+    net = training.build(parts)
+    feats = training.cache(net, parts)
+    n = len(parts["train"].classes)
+    training.head_stage(net, feats, n)
+    training.fine_tune_stage(net, feats, n)
+    return training.write(net, feats, parts, data, lambda: time.perf_counter() - started)
