@@ -23,6 +23,7 @@ import numpy as np
 from edgetl.card import ModelCard, find_card
 from edgetl.errors import EdgetlError
 from edgetl.metrics import SILENT, classification_report, predicted, selective
+from edgetl.scoring import Scores, score
 
 NONE_LABEL = "none"  # the true label of a negative: nothing should be announced
 SILENT_LABEL = "(silent)"  # what a gate-rejected all-zero output "predicts"
@@ -31,7 +32,6 @@ NEGATIVE_NAMES = frozenset({"negative", "negatives", "none", "no_note", "no-note
                             "non_note", "non_notes", "distractors"})
 GALLERY_ITEMS = 24
 THUMB = 112
-CHUNK = 32
 
 
 # ---- models ------------------------------------------------------------------------------------------------
@@ -158,6 +158,16 @@ def _at_threshold(t: float, y: np.ndarray, probs: np.ndarray, silent: list[int])
             "false_announcements": int((spoken & neg).sum())}
 
 
+@dataclass
+class _Request:
+    """What the caller asked to be measured with, kept together so each step reads it by name."""
+
+    thresholds: Sequence[float] | None
+    target_precision: float
+    min_spoken: int
+    silent: list[int]
+
+
 def evaluate(model: str | Path, data=None, split: str = "test", compare: str | Path | None = None,
              out_dir: str | Path | None = None, thresholds: Sequence[float] | None = None,
              target_precision: float = 0.995, silent_labels: Sequence[str] = ("background",), limit: int | None = None,
@@ -176,9 +186,6 @@ def evaluate(model: str | Path, data=None, split: str = "test", compare: str | P
     note images only. ``compare``: a second model run on the same decoded images; ``accuracy_diff`` is
     top-1 of ``model`` minus top-1 of ``compare``, in percentage points.
     """
-    from edgetl.data.images import UnreadableImage, read_rgb, resize_square
-    from edgetl.progress import track
-
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if not 0 < target_precision <= 1:
         raise EdgetlError(f"target precision must be in (0, 1] (got {target_precision})")
@@ -186,13 +193,37 @@ def evaluate(model: str | Path, data=None, split: str = "test", compare: str | P
     if not model.exists():
         raise EdgetlError(f"model not found: {model}")
     pairs, data_desc, used_split = _resolve_data(data, split, model)
+    main, other = _load_models(model, card, compare, compare_card, threads)
+    entries, negative_folders = _labelled_entries(pairs, negatives, main, limit)
+    index = {name: i for i, name in enumerate(main.labels)}
+    request = _Request(thresholds, target_precision, min_spoken, [index[name] for name in silent_labels if name in index])
+    scores = _score(main, other, entries, data_desc, progress, log)
+    report: dict = {"model": main.describe(), "data": data_desc, "split": used_split,
+                    "negatives_folders": [str(Path(d)) for d in negatives], "negatives_classes": negative_folders}
+    curve = _summarise(report, main, scores, request)
+    if (scores.truth < 0).any():
+        report["negatives"] = _negatives(report["selective"]["threshold"], main, scores, curve, request.silent)
+    mistakes = _worst_mistakes(main, scores, request.silent, report)
+    if other is not None:
+        report["compare"] = _compare(report, main, other, scores, request)
+    if out_dir is not None:
+        report["artefacts"] = _write(report, mistakes, Path(out_dir))
+    return report
+
+
+def _load_models(model: Path, card, compare, compare_card, threads: int | None) -> tuple[Predictor, Predictor | None]:
+    """The model and, when asked, the one it is compared with; their labels must be the same set."""
     main = load_predictor(model, card, threads)
     other = load_predictor(compare, compare_card, threads) if compare is not None else None
-    index = {name: i for i, name in enumerate(main.labels)}
     if other is not None and sorted(other.labels) != sorted(main.labels):
         raise EdgetlError(f"cannot compare: {other.path} has labels {other.labels} but {main.path} has {main.labels}")
-    other_order = [other.labels.index(name) for name in main.labels] if other is not None else None
+    return main, other
 
+
+def _labelled_entries(pairs: list[tuple[Path, str]], negatives: Sequence[str | Path], main: Predictor,
+                      limit: int | None) -> tuple[list[tuple[Path, int]], list[str]]:
+    """(path, label index or -1 for a negative) for every photo, and the data's class folders taken as negatives."""
+    index = {name: i for i, name in enumerate(main.labels)}
     negative_paths = _negative_images(negatives)
     negative_folders = sorted({c for _, c in pairs if c not in index and c.lower() in NEGATIVE_NAMES})
     unknown = sorted({c for _, c in pairs if c not in index and c.lower() not in NEGATIVE_NAMES})
@@ -202,68 +233,32 @@ def evaluate(model: str | Path, data=None, split: str = "test", compare: str | P
     entries = [(p, index[c]) for p, c in pairs if c in index] + [(p, -1) for p, c in pairs if c not in index]
     seen = {p for p, _ in entries}
     entries += [(p, -1) for p in negative_paths if p not in seen]
-    entries = [entries[i] for i in _subsample(len(entries), limit)]
-    silent = [index[name] for name in silent_labels if name in index]
+    return [entries[i] for i in _subsample(len(entries), limit)], negative_folders
 
-    sizes = sorted({main.size} | ({other.size} if other is not None else set()))
-    y_list: list[int] = []
-    probs_main: list[np.ndarray] = []
-    probs_other: list[np.ndarray] = []
-    kept: list[Path] = []
-    unreadable: list[str] = []
-    worst: list[tuple[float, int, dict]] = []  # min-heap of the most confident mistakes
-    n_mistakes = 0
-    chunks = [entries[i : i + CHUNK] for i in range(0, len(entries), CHUNK)]
-    iterator = track(chunks, f"evaluating {main.path.name}", total=len(chunks)) if progress else chunks
-    for chunk in iterator:
-        squares: dict[int, list[np.ndarray]] = {s: [] for s in sizes}
-        labels_chunk, paths_chunk = [], []
-        for path, label in chunk:
-            try:
-                rgb = read_rgb(path)  # decoded once, resized for each model that needs it
-            except UnreadableImage as exc:
-                unreadable.append(str(path))
-                log(f"skipping unreadable image: {exc}")
-                continue
-            for s in sizes:
-                squares[s].append(resize_square(rgb, s))
-            labels_chunk.append(label)
-            paths_chunk.append(path)
-        if not labels_chunk:
-            continue
-        batch = {s: np.stack(v) for s, v in squares.items()}
-        p_main = main.predict(batch[main.size])
-        probs_main.append(p_main)
-        if other is not None:
-            probs_other.append(other.predict(batch[other.size])[:, other_order])
-        for j, (label, path) in enumerate(zip(labels_chunk, paths_chunk)):
-            pred = int(predicted(p_main[j : j + 1])[0])
-            wrong = pred != label if label >= 0 else pred not in silent and pred != SILENT
-            if not wrong:
-                continue
-            n_mistakes += 1
-            conf = float(p_main[j].max())
-            item = {"path": str(path), "true": main.labels[label] if label >= 0 else NONE_LABEL,
-                    "predicted": main.labels[pred] if pred != SILENT else SILENT_LABEL, "confidence": round(conf, 4)}
-            if len(worst) < GALLERY_ITEMS or conf > worst[0][0]:
-                item["image"] = resize_square(batch[main.size][j], min(THUMB, main.size))
-                entry = (conf, n_mistakes, item)
-                heapq.heappush(worst, entry) if len(worst) < GALLERY_ITEMS else heapq.heapreplace(worst, entry)
-        y_list += labels_chunk
-        kept += paths_chunk
-    if not y_list:
+
+def _score(main: Predictor, other: Predictor | None, entries: list[tuple[Path, int]], data_desc: str, progress: bool,
+           log: Callable[[str], None]) -> Scores:
+    """Both models on the same decoded photos; the compared model's columns put in the main model's label order."""
+    from edgetl.progress import track
+
+    models = [main] if other is None else [main, other]
+    bar = (lambda parts: track(parts, f"evaluating {main.path.name}", total=len(parts))) if progress else None
+    scores = score(models, entries, log=log, chunks=bar)
+    if not len(scores):
         raise EdgetlError(f"none of the {len(entries)} images in {data_desc} could be read")
+    if other is not None:
+        scores.probs[1] = scores.probs[1][:, [other.labels.index(name) for name in main.labels]]
+    return scores
 
-    y = np.asarray(y_list, int)
-    probs = np.concatenate(probs_main)
-    pos, neg = y >= 0, y < 0
-    report: dict = {"model": main.describe(), "data": data_desc, "split": used_split,
-                    "negatives_folders": [str(Path(d)) for d in negatives], "negatives_classes": negative_folders}
+
+def _summarise(report: dict, main: Predictor, scores: Scores, request: _Request) -> list[dict]:
+    """Top-1, per-class figures and the selective curve (negatives in mind) into ``report``; returns the curve."""
+    y, probs, silent = scores.truth, scores.probs[0], request.silent
+    pos = y >= 0
     report.update(classification_report(y[pos], probs[pos], main.labels))
-    report["unreadable"] = unreadable
-
-    sel = selective(y, probs, thresholds=thresholds, target_precision=target_precision, silent=silent,
-                    min_spoken=min_spoken)
+    report["unreadable"] = scores.unreadable
+    sel = selective(y, probs, thresholds=request.thresholds, target_precision=request.target_precision, silent=silent,
+                    min_spoken=request.min_spoken)
     # one row per distinct threshold (float steps can repeat one), each recomputed with negatives in mind
     curve = [_at_threshold(t, y, probs, silent) for t in sorted({row["threshold"] for row in sel["curve"]})]
     sel["curve"] = [{k: r[k] for k in ("threshold", "coverage", "precision", "spoken", "wrong")} for r in curve]
@@ -272,44 +267,73 @@ def evaluate(model: str | Path, data=None, split: str = "test", compare: str | P
     report["selective"] = sel
     if main.card is not None and main.card.announce_threshold is not None:
         report["card_threshold"] = _at_threshold(main.card.announce_threshold, y, probs, silent)
+    return curve
 
-    if neg.any():
-        pred_neg = predicted(probs[neg])
-        chosen = next((r for r in curve if r["threshold"] == sel["threshold"]), None)
-        report["negatives"] = {
-            "count": int(neg.sum()),
-            "threshold": sel["threshold"],
-            "false_announcements": chosen["false_announcements"] if chosen else None,
-            "top1_silent": int((np.isin(pred_neg, silent) | (pred_neg == SILENT)).sum()),
-            "top1_predictions": {main.labels[i] if i != SILENT else SILENT_LABEL: int((pred_neg == i).sum())
-                                 for i in np.unique(pred_neg)},
-            "curve": [{"threshold": r["threshold"], "false_announcements": r["false_announcements"]} for r in curve],
-        }
+
+def _negatives(threshold: float | None, main: Predictor, scores: Scores, curve: list[dict], silent: list[int]) -> dict:
+    """How the photos without a note fared: announced at the chosen threshold, silent at top-1, what was said."""
+    neg = scores.truth < 0
+    pred_neg = predicted(scores.probs[0][neg])
+    chosen = next((r for r in curve if r["threshold"] == threshold), None)
+    return {
+        "count": int(neg.sum()),
+        "threshold": threshold,
+        "false_announcements": chosen["false_announcements"] if chosen else None,
+        "top1_silent": int((np.isin(pred_neg, silent) | (pred_neg == SILENT)).sum()),
+        "top1_predictions": {main.labels[i] if i != SILENT else SILENT_LABEL: int((pred_neg == i).sum())
+                             for i in np.unique(pred_neg)},
+        "curve": [{"threshold": r["threshold"], "false_announcements": r["false_announcements"]} for r in curve],
+    }
+
+
+def _worst_mistakes(main: Predictor, scores: Scores, silent: list[int], report: dict) -> list[dict]:
+    """The most confident wrong answers (with thumbnails for the gallery) into ``report``, worst first.
+
+    A wrong answer is a wrong label for a note and anything spoken for a negative.
+    """
+    from edgetl.data.images import load_square_batch, resize_square
+
+    probs = scores.probs[0]
+    worst: list[tuple[float, int, dict]] = []  # min-heap of the most confident mistakes
+    n_mistakes = 0
+    for label, path, pred, p in zip(scores.truth, scores.paths, predicted(probs), probs):
+        label, pred = int(label), int(pred)
+        wrong = pred != label if label >= 0 else pred not in silent and pred != SILENT
+        if not wrong:
+            continue
+        n_mistakes += 1
+        conf = float(p.max())
+        item = {"path": str(path), "true": main.labels[label] if label >= 0 else NONE_LABEL,
+                "predicted": main.labels[pred] if pred != SILENT else SILENT_LABEL, "confidence": round(conf, 4)}
+        if len(worst) < GALLERY_ITEMS or conf > worst[0][0]:
+            entry = (conf, n_mistakes, item)
+            heapq.heappush(worst, entry) if len(worst) < GALLERY_ITEMS else heapq.heapreplace(worst, entry)
     mistakes = [item for _, _, item in sorted(worst, key=lambda e: -e[0])]
-    report["mistakes"] = {"count": n_mistakes, "worst": [{k: v for k, v in m.items() if k != "image"} for m in mistakes]}
+    report["mistakes"] = {"count": n_mistakes, "worst": [dict(m) for m in mistakes]}
+    squares, kept = load_square_batch([m["path"] for m in mistakes], main.size)  # only the few shown are read again
+    return [{**mistakes[i], "image": resize_square(square, min(THUMB, main.size))} for square, i in zip(squares, kept)]
 
-    if other is not None:
-        probs_b = np.concatenate(probs_other)
-        other_report = classification_report(y[pos], probs_b[pos], main.labels)
-        other_sel = selective(y, probs_b, thresholds=thresholds, target_precision=target_precision, silent=silent,
-                    min_spoken=min_spoken)
-        top_a, top_b = report["top1"], other_report["top1"]
-        report["compare"] = {
-            "model": other.describe(),
-            "top1_model": top_a,
-            "top1_compare": top_b,
-            "accuracy_diff": round((top_a - top_b) * 100, 2) if top_a is not None and top_b is not None else None,
-            "agreement": round(float((predicted(probs) == predicted(probs_b)).mean()), 4),
-            "max_prob_diff": round(float(np.abs(probs - probs_b).max()), 4),
-            "per_class": other_report["per_class"],
-            "threshold": other_sel["threshold"],
-            "coverage_at_threshold": _at_threshold(other_sel["threshold"], y, probs_b, silent)["coverage"]
-            if other_sel["threshold"] is not None else 0.0,
-        }
 
-    if out_dir is not None:
-        report["artefacts"] = _write(report, mistakes, Path(out_dir))
-    return report
+def _compare(report: dict, main: Predictor, other: Predictor, scores: Scores, request: _Request) -> dict:
+    """The compared model's figures on the same photos, and how far the two agree."""
+    y, probs, probs_b = scores.truth, scores.probs[0], scores.probs[1]
+    pos = y >= 0
+    other_report = classification_report(y[pos], probs_b[pos], main.labels)
+    other_sel = selective(y, probs_b, thresholds=request.thresholds, target_precision=request.target_precision,
+                          silent=request.silent, min_spoken=request.min_spoken)
+    top_a, top_b = report["top1"], other_report["top1"]
+    return {
+        "model": other.describe(),
+        "top1_model": top_a,
+        "top1_compare": top_b,
+        "accuracy_diff": round((top_a - top_b) * 100, 2) if top_a is not None and top_b is not None else None,
+        "agreement": round(float((predicted(probs) == predicted(probs_b)).mean()), 4),
+        "max_prob_diff": round(float(np.abs(probs - probs_b).max()), 4),
+        "per_class": other_report["per_class"],
+        "threshold": other_sel["threshold"],
+        "coverage_at_threshold": _at_threshold(other_sel["threshold"], y, probs_b, request.silent)["coverage"]
+        if other_sel["threshold"] is not None else 0.0,
+    }
 
 
 def _write(report: dict, mistakes: list[dict], out: Path) -> dict:

@@ -65,9 +65,30 @@ def score(models: Sequence[Model], items: Sequence[tuple[str | Path, int]], log:
         if not kept:
             continue
         for out, m in zip(probs, models):
-            out.append(np.asarray(m.predict(batches[input_size(m)]), np.float32))
+            out.append(_probabilities(m, batches[input_size(m)]))
         truth += [part[i][1] for i in kept]
         scores.paths += [Path(part[i][0]) for i in kept]
     scores.truth = np.asarray(truth, int)
     scores.probs = [np.concatenate(p) if p else np.zeros((0, 0), np.float32) for p in probs]
     return scores
+
+
+def score_squares(models: Sequence[Model], squares: np.ndarray, truth: Sequence[int],
+                  paths: Sequence[str | Path] = ()) -> Scores:
+    """The same scoring on photos already decoded to one square size.
+
+    For callers that keep the decoded photos for other work too (export places its familiarity gate on the
+    held-out photos it also measures on), so nothing is decoded twice.
+    """
+    squares = np.asarray(squares, np.uint8)
+    side = squares.shape[1] if squares.ndim == 4 else None
+    for m in models:
+        if input_size(m) != side:
+            raise ValueError(f"a {input_size(m)} px model cannot score squares of shape {squares.shape}")
+    parts = [squares[i : i + CHUNK] for i in range(0, len(squares), CHUNK)] or [squares]
+    probs = [np.concatenate([_probabilities(m, part) for part in parts]) for m in models]
+    return Scores(np.asarray(truth, int), probs, [Path(p) for p in paths])
+
+
+def _probabilities(model: Model, squares: np.ndarray) -> np.ndarray:
+    return np.asarray(model.predict(squares), np.float32)

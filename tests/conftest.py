@@ -103,3 +103,113 @@ def learned_export(learned_run, tmp_path_factory):
     assets = tmp_path_factory.mktemp("android") / "assets"
     result = export(learned_run.run, out, ("int8", "fp16"), android=assets, log=lambda m: None)
     return result, out, assets
+
+
+# scoring/evaluate fixtures ----------------------------------------------------------------------------------
+# A tiny CNN trained on coloured squares, exported to float and int8 .tflite with cards: evaluate, benchmark
+# and scoring tests share one build per session (about half a minute).
+
+TINY_CLASSES = ["background", "blue", "green", "red"]  # the order scan() gives them
+TINY_SIZE = 32
+TINY_COLOURS = {"red": (200, 30, 30), "green": (30, 170, 40), "blue": (30, 40, 200)}
+
+
+def _tiny_photo(cls: str, rng: np.random.Generator) -> np.ndarray:
+    """A non-square 'photo': a coloured square on grey for a note class, plain grey noise for background."""
+    h, w = 40, 52
+    img = np.full((h, w, 3), rng.integers(90, 170), dtype=np.int16)
+    if cls in TINY_COLOURS:
+        s = int(rng.integers(24, 36))
+        y, x = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
+        img[y : y + s, x : x + s] = TINY_COLOURS[cls]
+    elif cls == "yellow":  # a hard negative: a colour the model never saw, close to red
+        img[4:36, 8:44] = (210, 200, 30)
+    elif cls == "scenes":  # an easy negative: a grey scene with a dark stripe
+        img[:, 20:26] = 40
+    img += rng.normal(0, 12, img.shape).astype(np.int16)
+    return img.clip(0, 255).astype(np.uint8)
+
+
+def _tiny_folder(root: Path, classes, per_class: int, rng) -> Path:
+    from PIL import Image
+
+    for cls in classes:
+        (root / cls).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            Image.fromarray(_tiny_photo(cls, rng)).save(root / cls / f"{cls}_{i:02d}.jpg", quality=92)
+    return root
+
+
+def _build_tiny_models(root: Path) -> dict:
+    """Data tree, negatives, a trained tf_keras run folder, float32 and int8 .tflite with cards."""
+    import warnings
+
+    import edgetl.tf_env  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+    from edgetl.atomic import write_json, write_text
+    from edgetl.card import ModelCard, sha256_file
+    from edgetl.data.folders import load_splits, write_manifest
+    from edgetl.data.images import load_square
+    from edgetl.tf_env import keras, tf
+
+    tf_ = tf()
+    k = keras()
+    rng = np.random.default_rng(7)
+    tree = root / "data"
+    for split, n in (("train", 12), ("val", 4), ("test", 10)):
+        _tiny_folder(tree / split, TINY_CLASSES, n, rng)
+    negatives = _tiny_folder(root / "neg", ["yellow", "scenes"], 8, rng)
+    parts = load_splits(tree)
+    assert parts["train"].classes == TINY_CLASSES
+
+    def arrays(part):
+        x = np.stack([load_square(s.path, TINY_SIZE) for s in part.samples])
+        return x, np.array([s.label for s in part.samples])
+
+    x_train, y_train = arrays(parts["train"])
+    x_rep, _ = arrays(parts["val"])
+    k.utils.set_random_seed(0)
+    inp = k.Input((TINY_SIZE, TINY_SIZE, 3))
+    h = k.layers.Conv2D(8, 3, strides=2, activation="relu")(inp)
+    h = k.layers.Conv2D(16, 3, strides=2, activation="relu")(h)
+    h = k.layers.GlobalAveragePooling2D()(h)
+    out = k.layers.Dense(len(TINY_CLASSES), activation="softmax")(h)
+    model = k.Model(inp, out)
+    model.compile(optimizer=k.optimizers.Adam(0.02), loss="sparse_categorical_crossentropy")
+    model.fit((x_train.astype(np.float32) - 127.5) / 127.5, y_train, epochs=60, batch_size=16, verbose=0)
+
+    run = root / "run"
+    run.mkdir()
+    model.save(run / "model.keras")
+    write_text(run / "labels.txt", "\n".join(TINY_CLASSES) + "\n")
+    write_json(run / "config.json", {"input": {"size": TINY_SIZE, "mean": 127.5, "std": 127.5, "layout": "NHWC RGB"}})
+    write_manifest(parts, run / "split.json", seed=0)
+
+    models = root / "models"
+    models.mkdir()
+
+    def convert(name: str, int8: bool) -> Path:
+        conv = tf_.lite.TFLiteConverter.from_keras_model(model)
+        if int8:
+            conv.optimizations = [tf_.lite.Optimize.DEFAULT]
+            conv.representative_dataset = lambda: ([((x[None].astype(np.float32) - 127.5) / 127.5)] for x in x_rep)
+            conv.target_spec.supported_ops = [tf_.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            conv.inference_input_type = tf_.uint8
+            conv.inference_output_type = tf_.uint8
+        path = models / f"{name}.tflite"
+        with warnings.catch_warnings():  # "Statistics for quantized inputs were expected": the representative set covers it
+            warnings.simplefilter("ignore", UserWarning)
+            path.write_bytes(conv.convert())
+        ModelCard(name=name, model_file=path.name, labels=TINY_CLASSES, input_size=TINY_SIZE,
+                  input_dtype="uint8" if int8 else "float32", quantization="int8" if int8 else "float32",
+                  sha256=sha256_file(path), size_bytes=path.stat().st_size,
+                  normalization={"mean": 127.5, "std": 127.5}).save(path.with_suffix(".json"))
+        return path
+
+    return {"root": root, "tree": tree, "negatives": negatives, "run": run, "float": convert("tiny_float", False),
+            "int8": convert("tiny_int8", True)}
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict:
+    """Paths of the tiny squares models: "tree" (train/val/test), "negatives", "run", "float" and "int8" .tflite."""
+    return _build_tiny_models(tmp_path_factory.mktemp("tinymodels"))

@@ -1,4 +1,4 @@
-"""Device-side benchmark on real .tflite files (the tiny float and int8 models test_evaluate builds)."""
+"""Device-side benchmark on real .tflite files (conftest's tiny float and int8 models)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,6 @@ import pytest
 
 from conftest import ROOT
 from edgetl.errors import EdgetlError
-from test_evaluate import build_models
-
-
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory) -> dict:
-    return build_models(tmp_path_factory.mktemp("benchtiny"))  # shared with test_evaluate when both run
 
 
 def test_benchmark_numbers_are_sane(tiny_models):

@@ -1,4 +1,5 @@
-"""Evaluation on real components: a tiny CNN trained on coloured squares, converted to float and int8 .tflite."""
+"""Evaluation on real components: a tiny CNN trained on coloured squares, converted to float and int8 .tflite
+(conftest's ``tiny_models``)."""
 
 from __future__ import annotations
 
@@ -7,120 +8,14 @@ import os
 import subprocess
 import sys
 import textwrap
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT
+from conftest import ROOT, TINY_CLASSES as CLASSES, TINY_SIZE as SIZE
 from edgetl.errors import EdgetlError
-
-CLASSES = ["background", "blue", "green", "red"]  # the order scan() gives them
-SIZE = 32
-COLOURS = {"red": (200, 30, 30), "green": (30, 170, 40), "blue": (30, 40, 200)}
-_BUILT: dict = {}
-
-
-def _photo(cls: str, rng: np.random.Generator) -> np.ndarray:
-    """A non-square 'photo': a coloured square on grey for a note class, plain grey noise for background."""
-    h, w = 40, 52
-    img = np.full((h, w, 3), rng.integers(90, 170), dtype=np.int16)
-    if cls in COLOURS:
-        s = int(rng.integers(24, 36))
-        y, x = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
-        img[y : y + s, x : x + s] = COLOURS[cls]
-    elif cls == "yellow":  # a hard negative: a colour the model never saw, close to red
-        img[4:36, 8:44] = (210, 200, 30)
-    elif cls == "scenes":  # an easy negative: a grey scene with a dark stripe
-        img[:, 20:26] = 40
-    img += rng.normal(0, 12, img.shape).astype(np.int16)
-    return img.clip(0, 255).astype(np.uint8)
-
-
-def _write_folder(root: Path, classes, per_class: int, rng) -> Path:
-    for cls in classes:
-        (root / cls).mkdir(parents=True, exist_ok=True)
-        for i in range(per_class):
-            Image.fromarray(_photo(cls, rng)).save(root / cls / f"{cls}_{i:02d}.jpg", quality=92)
-    return root
-
-
-def build_models(root: Path) -> dict:
-    """Data tree, negatives, a trained tf_keras run folder, float32 and int8 .tflite with cards (built once)."""
-    if _BUILT:
-        return _BUILT
-    import edgetl.tf_env  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-    from edgetl.atomic import write_json, write_text
-    from edgetl.card import ModelCard, sha256_file
-    from edgetl.data.folders import load_splits, write_manifest
-    from edgetl.data.images import load_square
-    from edgetl.tf_env import keras, tf
-
-    tf_ = tf()
-    k = keras()
-    rng = np.random.default_rng(7)
-    tree = root / "data"
-    for split, n in (("train", 12), ("val", 4), ("test", 10)):
-        _write_folder(tree / split, CLASSES, n, rng)
-    negatives = _write_folder(root / "neg", ["yellow", "scenes"], 8, rng)
-    parts = load_splits(tree)
-    assert parts["train"].classes == CLASSES
-
-    def arrays(part):
-        x = np.stack([load_square(s.path, SIZE) for s in part.samples])
-        return x, np.array([s.label for s in part.samples])
-
-    x_train, y_train = arrays(parts["train"])
-    x_rep, _ = arrays(parts["val"])
-    k.utils.set_random_seed(0)
-    inp = k.Input((SIZE, SIZE, 3))
-    h = k.layers.Conv2D(8, 3, strides=2, activation="relu")(inp)
-    h = k.layers.Conv2D(16, 3, strides=2, activation="relu")(h)
-    h = k.layers.GlobalAveragePooling2D()(h)
-    out = k.layers.Dense(len(CLASSES), activation="softmax")(h)
-    model = k.Model(inp, out)
-    model.compile(optimizer=k.optimizers.Adam(0.02), loss="sparse_categorical_crossentropy")
-    model.fit((x_train.astype(np.float32) - 127.5) / 127.5, y_train, epochs=60, batch_size=16, verbose=0)
-
-    run = root / "run"
-    run.mkdir()
-    model.save(run / "model.keras")
-    write_text(run / "labels.txt", "\n".join(CLASSES) + "\n")
-    write_json(run / "config.json", {"input": {"size": SIZE, "mean": 127.5, "std": 127.5, "layout": "NHWC RGB"}})
-    write_manifest(parts, run / "split.json", seed=0)
-
-    models = root / "models"
-    models.mkdir()
-
-    def convert(name: str, int8: bool) -> Path:
-        conv = tf_.lite.TFLiteConverter.from_keras_model(model)
-        if int8:
-            conv.optimizations = [tf_.lite.Optimize.DEFAULT]
-            conv.representative_dataset = lambda: ([((x[None].astype(np.float32) - 127.5) / 127.5)] for x in x_rep)
-            conv.target_spec.supported_ops = [tf_.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            conv.inference_input_type = tf_.uint8
-            conv.inference_output_type = tf_.uint8
-        path = models / f"{name}.tflite"
-        with warnings.catch_warnings():  # "Statistics for quantized inputs were expected": the representative set covers it
-            warnings.simplefilter("ignore", UserWarning)
-            path.write_bytes(conv.convert())
-        ModelCard(name=name, model_file=path.name, labels=CLASSES, input_size=SIZE,
-                  input_dtype="uint8" if int8 else "float32", quantization="int8" if int8 else "float32",
-                  sha256=sha256_file(path), size_bytes=path.stat().st_size,
-                  normalization={"mean": 127.5, "std": 127.5}).save(path.with_suffix(".json"))
-        return path
-
-    _BUILT.update(root=root, tree=tree, negatives=negatives, run=run, float=convert("tiny_float", False),
-                  int8=convert("tiny_int8", True))
-    return _BUILT
-
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory) -> dict:
-    return build_models(tmp_path_factory.mktemp("evaltiny"))
-
 
 def _non_blank_png(path: Path) -> tuple[int, int]:
     with Image.open(path) as im:
@@ -137,11 +32,11 @@ def _one_line(exc: pytest.ExceptionInfo) -> str:
     return msg
 
 
-def test_class_folders_report_and_artefacts(tiny, tmp_path):
+def test_class_folders_report_and_artefacts(tiny_models, tmp_path):
     from edgetl.evaluate import evaluate, format_report
 
     out = tmp_path / "eval"
-    report = evaluate(tiny["float"], tiny["tree"] / "test", out_dir=out, progress=False)
+    report = evaluate(tiny_models["float"], tiny_models["tree"] / "test", out_dir=out, progress=False)
     assert report["model"]["kind"] == "tflite" and report["split"] is None
     assert report["count"] == 40 and report["top1"] >= 0.9
     assert report["classes"] == CLASSES and set(report["per_class"]) == set(CLASSES)
@@ -155,7 +50,7 @@ def test_class_folders_report_and_artefacts(tiny, tmp_path):
     assert "top-1" in text and "red" in text and "selective.png" in text
 
 
-def test_class_names_matched_by_name_and_subset(tiny, tmp_path):
+def test_class_names_matched_by_name_and_subset(tiny_models, tmp_path):
     """A folder with only some classes, listed in another order, still lands in the model's label rows."""
     import shutil
 
@@ -163,46 +58,46 @@ def test_class_names_matched_by_name_and_subset(tiny, tmp_path):
 
     data = tmp_path / "subset"
     for cls in ("red", "blue"):
-        shutil.copytree(tiny["tree"] / "test" / cls, data / cls)
-    report = evaluate(tiny["int8"], data, progress=False, limit=12)
+        shutil.copytree(tiny_models["tree"] / "test" / cls, data / cls)
+    report = evaluate(tiny_models["int8"], data, progress=False, limit=12)
     cm = np.asarray(report["confusion"])
     assert cm.shape == (4, 4) and report["count"] == 12
     assert cm[CLASSES.index("red")].sum() + cm[CLASSES.index("blue")].sum() == 12
     assert cm[CLASSES.index("green")].sum() == 0
 
 
-def test_tree_manifest_and_run_folder_agree(tiny):
+def test_tree_manifest_and_run_folder_agree(tiny_models):
     from edgetl.evaluate import evaluate
 
-    by_tree = evaluate(tiny["int8"], tiny["tree"], split="test", progress=False)
-    by_run = evaluate(tiny["int8"], tiny["run"], split="test", progress=False)
-    by_manifest = evaluate(tiny["run"], tiny["run"] / "split.json", split="val", progress=False)
-    keras_default = evaluate(tiny["run"], progress=False)  # a run folder evaluates its own test split
+    by_tree = evaluate(tiny_models["int8"], tiny_models["tree"], split="test", progress=False)
+    by_run = evaluate(tiny_models["int8"], tiny_models["run"], split="test", progress=False)
+    by_manifest = evaluate(tiny_models["run"], tiny_models["run"] / "split.json", split="val", progress=False)
+    keras_default = evaluate(tiny_models["run"], progress=False)  # a run folder evaluates its own test split
     assert by_tree["split"] == by_run["split"] == "test" and by_manifest["split"] == "val"
     assert by_tree["count"] == by_run["count"] == keras_default["count"] == 40 and by_manifest["count"] == 16
     assert by_tree["confusion"] == by_run["confusion"]
     assert keras_default["model"]["kind"] == "keras" and keras_default["top1"] >= 0.9
 
 
-def test_compare_int8_with_float_and_keras(tiny):
+def test_compare_int8_with_float_and_keras(tiny_models):
     from edgetl.evaluate import evaluate, format_report
 
-    report = evaluate(tiny["int8"], tiny["tree"] / "test", compare=tiny["float"], progress=False)
+    report = evaluate(tiny_models["int8"], tiny_models["tree"] / "test", compare=tiny_models["float"], progress=False)
     c = report["compare"]
     assert c["agreement"] >= 0.9 and c["top1_model"] == report["top1"]
     assert c["accuracy_diff"] == pytest.approx(round((c["top1_model"] - c["top1_compare"]) * 100, 2))
-    vs_keras = evaluate(tiny["float"], tiny["run"], compare=tiny["run"], progress=False)
+    vs_keras = evaluate(tiny_models["float"], tiny_models["run"], compare=tiny_models["run"], progress=False)
     assert vs_keras["compare"]["model"]["kind"] == "keras"
     assert vs_keras["compare"]["agreement"] == 1.0 and vs_keras["compare"]["max_prob_diff"] < 1e-3
     assert "agreement" in format_report(report)
 
 
-def test_selective_curve_and_negatives(tiny, tmp_path):
+def test_selective_curve_and_negatives(tiny_models, tmp_path):
     import shutil
 
     from edgetl.evaluate import evaluate, format_report
 
-    easy = evaluate(tiny["float"], tiny["tree"] / "test", negatives=[tiny["negatives"] / "scenes"],
+    easy = evaluate(tiny_models["float"], tiny_models["tree"] / "test", negatives=[tiny_models["negatives"] / "scenes"],
                     out_dir=tmp_path / "o", progress=False, min_spoken=5)
     sel = easy["selective"]
     thresholds = [r["threshold"] for r in sel["curve"]]
@@ -219,7 +114,7 @@ def test_selective_curve_and_negatives(tiny, tmp_path):
     _non_blank_png(tmp_path / "o" / "selective.png")
 
     # yellow squares look like red notes: every announced one is a wrong spoken answer
-    hard = evaluate(tiny["float"], tiny["tree"] / "test", negatives=[tiny["negatives"]], progress=False)
+    hard = evaluate(tiny_models["float"], tiny_models["tree"] / "test", negatives=[tiny_models["negatives"]], progress=False)
     neg = hard["negatives"]
     assert neg["count"] == 16 and sum(neg["top1_predictions"].values()) == 16
     fa = [r["false_announcements"] for r in neg["curve"]]
@@ -234,9 +129,9 @@ def test_selective_curve_and_negatives(tiny, tmp_path):
 
     # the same negatives as a class folder named like a negatives set
     data = tmp_path / "with_neg"
-    shutil.copytree(tiny["tree"] / "test", data)
-    shutil.copytree(tiny["negatives"], data / "negatives")
-    again = evaluate(tiny["float"], data, progress=False)
+    shutil.copytree(tiny_models["tree"] / "test", data)
+    shutil.copytree(tiny_models["negatives"], data / "negatives")
+    again = evaluate(tiny_models["float"], data, progress=False)
     assert again["negatives"]["curve"] == neg["curve"] and again["negatives_classes"] == ["negatives"]
 
 
@@ -253,7 +148,7 @@ def test_gallery_renders_mistakes_and_no_mistakes(tmp_path):
     _non_blank_png(gallery.selective_curve(empty_sel, tmp_path / "s.png"))
 
 
-def test_bad_inputs_fail_with_one_line(tiny, tmp_path):
+def test_bad_inputs_fail_with_one_line(tiny_models, tmp_path):
     import shutil
 
     from edgetl.card import ModelCard
@@ -272,43 +167,43 @@ def test_bad_inputs_fail_with_one_line(tiny, tmp_path):
             load_predictor(bad)
         _one_line(exc)
     with pytest.raises(EdgetlError) as exc:  # the float model's card does not describe the int8 file
-        load_predictor(tiny["int8"], card=tiny["float"].with_suffix(".json"))
+        load_predictor(tiny_models["int8"], card=tiny_models["float"].with_suffix(".json"))
     assert "does not match" in _one_line(exc)
     no_card = tmp_path / "bare.tflite"
-    shutil.copyfile(tiny["float"], no_card)
+    shutil.copyfile(tiny_models["float"], no_card)
     with pytest.raises(EdgetlError) as exc:
         load_predictor(no_card)
     assert "card" in _one_line(exc)
-    wrong_size = ModelCard.load(tiny["float"].with_suffix(".json"))
+    wrong_size = ModelCard.load(tiny_models["float"].with_suffix(".json"))
     wrong_size.input_size = 64
     with pytest.raises(EdgetlError) as exc:
-        load_predictor(tiny["float"], card=wrong_size)
+        load_predictor(tiny_models["float"], card=wrong_size)
     _one_line(exc)
     with pytest.raises(EdgetlError) as exc:
-        evaluate(tiny["float"], tmp_path / "nowhere", progress=False)
+        evaluate(tiny_models["float"], tmp_path / "nowhere", progress=False)
     _one_line(exc)
     with pytest.raises(EdgetlError) as exc:
-        evaluate(tmp_path / "no_model.tflite", tiny["tree"] / "test", progress=False)
+        evaluate(tmp_path / "no_model.tflite", tiny_models["tree"] / "test", progress=False)
     _one_line(exc)
     unknown = tmp_path / "unknown"
-    shutil.copytree(tiny["tree"] / "test" / "red", unknown / "red")
-    shutil.copytree(tiny["negatives"] / "yellow", unknown / "purple")
+    shutil.copytree(tiny_models["tree"] / "test" / "red", unknown / "red")
+    shutil.copytree(tiny_models["negatives"] / "yellow", unknown / "purple")
     with pytest.raises(EdgetlError) as exc:
-        evaluate(tiny["float"], unknown, progress=False)
+        evaluate(tiny_models["float"], unknown, progress=False)
     assert "purple" in _one_line(exc)
     with pytest.raises(EdgetlError) as exc:
-        evaluate(tiny["float"], tiny["tree"], split="holdout", progress=False)
+        evaluate(tiny_models["float"], tiny_models["tree"], split="holdout", progress=False)
     _one_line(exc)
 
 
-def test_tflite_evaluation_needs_no_tensorflow(tiny, tmp_path):
+def test_tflite_evaluation_needs_no_tensorflow(tiny_models, tmp_path):
     """The device-side path (.tflite + card) runs with TensorFlow unimportable."""
     script = textwrap.dedent(f"""
         import json, sys
         sys.modules["tensorflow"] = None
         sys.modules["tf_keras"] = None
         from edgetl.evaluate import evaluate
-        r = evaluate({str(tiny["int8"])!r}, {str(tiny["tree"] / "test")!r}, out_dir={str(tmp_path / "o")!r},
+        r = evaluate({str(tiny_models["int8"])!r}, {str(tiny_models["tree"] / "test")!r}, out_dir={str(tmp_path / "o")!r},
                      progress=False)
         print(json.dumps({{"top1": r["top1"], "count": r["count"]}}))
     """)
@@ -320,7 +215,7 @@ def test_tflite_evaluation_needs_no_tensorflow(tiny, tmp_path):
     assert (tmp_path / "o" / "misclassified.png").is_file()
 
 
-def test_a_gate_rejected_all_zero_output_is_silence_not_the_first_label(tiny, tmp_path):
+def test_a_gate_rejected_all_zero_output_is_silence_not_the_first_label(tiny_models, tmp_path):
     """A model without a background class says "no" by zeroing every score (the familiarity gate does so).
 
     Here a real .tflite keeps blue and green and zeroes its output for red photos. Counting those as the
@@ -334,7 +229,7 @@ def test_a_gate_rejected_all_zero_output_is_silence_not_the_first_label(tiny, tm
     from edgetl.tf_env import keras, tf
 
     k = keras()
-    base = k.models.load_model(tiny["run"] / "model.keras", compile=False)
+    base = k.models.load_model(tiny_models["run"] / "model.keras", compile=False)
     probs = base.output
     refuse = k.layers.Dense(1, trainable=False, name="is_red")(probs)  # 1 for red, 0 otherwise, as a layer
     keep = k.layers.Activation("relu")(k.layers.Dense(1, trainable=False, name="keep")(refuse))
@@ -351,7 +246,7 @@ def test_a_gate_rejected_all_zero_output_is_silence_not_the_first_label(tiny, tm
               normalization={"mean": 127.5, "std": 127.5}).save(path.with_suffix(".json"))
     data = tmp_path / "notes"
     for c in labels:
-        shutil.copytree(tiny["tree"] / "test" / c, data / c)
+        shutil.copytree(tiny_models["tree"] / "test" / c, data / c)
 
     report = evaluate(path, data, progress=False)
     assert report["count"] == 30 and report["silent"] >= 8 and report["answered"] == 30 - report["silent"]
