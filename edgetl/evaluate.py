@@ -196,7 +196,8 @@ def evaluate(model: str | Path, data=None, split: str = "test", compare: str | P
     main, other = _load_models(model, card, compare, compare_card, threads)
     entries, negative_folders = _labelled_entries(pairs, negatives, main, limit)
     index = {name: i for i, name in enumerate(main.labels)}
-    request = _Request(thresholds, target_precision, min_spoken, [index[name] for name in silent_labels if name in index])
+    silent = [index[name] for name in silent_labels if name in index]
+    request = _Request(thresholds, target_precision, min_spoken, silent)
     scores = _score(main, other, entries, data_desc, progress, log)
     report: dict = {"model": main.describe(), "data": data_desc, "split": used_split,
                     "negatives_folders": [str(Path(d)) for d in negatives], "negatives_classes": negative_folders}

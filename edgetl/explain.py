@@ -37,6 +37,7 @@ import numpy as np
 
 from edgetl.atomic import atomic_path, write_json
 from edgetl.errors import EdgetlError
+from edgetl.plots import headless_pyplot
 
 POOL_LAYER = "pool"
 TOP_SCORES = 3
@@ -50,15 +51,9 @@ MAX_DISPLAY_SIDE = 512  # photos are shown at most this large (a 12 Mpx photo ne
 CHUNK = 32
 
 
-def _plt():
-    from edgetl.plots import _plt as headless_pyplot
-
-    return headless_pyplot()
-
-
 def _save(fig, dest: Path) -> Path:
     """Write a figure atomically at its fixed size (no tight bbox, so sizes are predictable)."""
-    plt = _plt()
+    plt = headless_pyplot()
     dest = Path(dest)
     with atomic_path(dest) as tmp:
         fig.savefig(tmp, format="png", dpi=DPI)
@@ -248,7 +243,7 @@ def _heat_scale():
 def save_overlay(rgb: np.ndarray, heat: np.ndarray, dest: str | Path, predicted: str, scores: Sequence[dict],
                  true: str | None = None, name: str = "", target_layer: str = "") -> Path:
     """Photo | Grad-CAM overlay with colour bar | bar chart of the top scores, titled with the verdict."""
-    plt = _plt()
+    plt = headless_pyplot()
     rgb = _display_copy(np.asarray(rgb, np.uint8))
     fig = plt.figure(figsize=OVERLAY_FIGSIZE)
     grid = fig.add_gridspec(1, 3, width_ratios=[1.0, 1.15, 0.9], left=0.02, right=0.97, bottom=0.1, top=0.8, wspace=0.55)
@@ -342,7 +337,7 @@ def feature_grid(run: str | Path | RunModel, rgb: np.ndarray, dest: str | Path, 
     outputs = probe(rm.model_input(square[None]), training=False)
     maps = [np.asarray(o)[0] for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
 
-    plt = _plt()
+    plt = headless_pyplot()
     cols = channels + 1
     fig = plt.figure(figsize=(1.45 * cols + 1.6, 1.45 * (len(names) + 1) + 0.9))
     grid = fig.add_gridspec(len(names) + 1, cols, left=0.02, right=0.88, bottom=0.03, top=0.9, wspace=0.08, hspace=0.35)
@@ -386,7 +381,7 @@ def feature_grid(run: str | Path | RunModel, rgb: np.ndarray, dest: str | Path, 
 
 def _gallery_figure(items: Sequence[dict], dest: Path, title: str) -> Path:
     """Pairs of panels per mistake: the photo, and the heat-map of the (wrong) predicted class."""
-    plt = _plt()
+    plt = headless_pyplot()
     pairs_per_row = min(3, len(items))
     rows = math.ceil(len(items) / pairs_per_row)
     cols = 2 * pairs_per_row
@@ -435,7 +430,8 @@ def misclassified_gallery(run: str | Path | RunModel, data: str | Path, out: str
     answer: those are what a device would say aloud. Writes ``out/misclassified.json`` always and
     ``out/misclassified_gradcam.png`` only when there is a mistake to show (a stale one is removed).
     """
-    from edgetl.data.images import UnreadableImage, read_rgb
+    from edgetl.data.images import read_rgb
+    from edgetl.scoring import score
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if top < 1:
@@ -443,29 +439,17 @@ def misclassified_gallery(run: str | Path | RunModel, data: str | Path, out: str
     rm = _as_run_model(run)
     pairs, description, used = _data_pairs(data, split, rm)
     out = Path(out)
+    scores = score([rm], pairs, log=log)
+    unreadable = scores.unreadable
     mistakes: list[dict] = []
-    unreadable: list[str] = []
     correct = 0
-    for start in range(0, len(pairs), CHUNK):
-        squares, kept = [], []
-        for path, label in pairs[start : start + CHUNK]:
-            try:
-                squares.append(rm.square(read_rgb(path)))
-            except UnreadableImage as exc:
-                unreadable.append(str(path))
-                log(f"skipping unreadable image: {exc}")
-                continue
-            kept.append((path, label))
-        if not kept:
+    for path, label, p in zip(scores.paths, scores.truth, scores.probs[0]):
+        pred = int(p.argmax())
+        if pred == label:
+            correct += 1
             continue
-        probs = rm.predict(np.stack(squares))
-        for (path, label), p in zip(kept, probs):
-            pred = int(p.argmax())
-            if pred == label:
-                correct += 1
-                continue
-            mistakes.append({"path": str(path), "true": rm.labels[label], "predicted": rm.labels[pred],
-                             "confidence": round(float(p[pred]), 4), "top": top_scores(p, rm.labels), "_pred": pred})
+        mistakes.append({"path": str(path), "true": rm.labels[label], "predicted": rm.labels[pred],
+                         "confidence": round(float(p[pred]), 4), "top": top_scores(p, rm.labels), "_pred": pred})
     evaluated = correct + len(mistakes)
     if not evaluated:
         raise EdgetlError(f"none of the {len(pairs)} images in {description} could be read")

@@ -12,13 +12,13 @@ from typing import Sequence
 import numpy as np
 
 from edgetl.atomic import atomic_path
-from edgetl.plots import _plt
+from edgetl.plots import headless_pyplot
 
 MAX_ITEMS = 24
 
 
 def _save(fig, dest: Path) -> Path:
-    plt = _plt()
+    plt = headless_pyplot()
     dest = Path(dest)
     with atomic_path(dest) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
@@ -34,7 +34,7 @@ def misclassified(items: Sequence[dict], dest: str | Path, title: str = "misclas
     ``path``. ``total`` is the number of mistakes overall when ``items`` holds only the worst of them. With no
     items the figure still renders, saying so, so a report never links to a missing or blank file.
     """
-    plt = _plt()
+    plt = headless_pyplot()
     ranked = sorted(items, key=lambda it: -float(it["confidence"]))[:max_items]
     total = len(items) if total is None else total
     if not ranked:
@@ -68,7 +68,7 @@ def selective_curve(selective: dict, dest: str | Path, title: str = "speak only 
     ``selective`` is ``edgetl.metrics.selective``'s result. ``false_announcements`` (one count per curve row)
     adds the number of negative images that would be announced, on a second axis.
     """
-    plt = _plt()
+    plt = headless_pyplot()
     curve = selective.get("curve") or []
     t = np.array([r["threshold"] for r in curve], dtype=float)
     fig, ax = plt.subplots(figsize=(7.5, 4.2))

@@ -10,7 +10,8 @@ import numpy as np
 from edgetl.atomic import atomic_path
 
 
-def _plt():
+def headless_pyplot():
+    """matplotlib's pyplot on the Agg backend: figures go to files, never to a window (servers, CI, a Pi)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,7 +22,7 @@ def _plt():
 
 def training_curves(history: Sequence[dict], dest: Path) -> Path:
     """Loss and accuracy per epoch, train vs validation, with the head / fine-tune stages marked."""
-    plt = _plt()
+    plt = headless_pyplot()
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     x = np.arange(1, len(history) + 1)
     for key, ax in (("loss", ax_loss), ("accuracy", ax_acc)):
@@ -46,7 +47,7 @@ def training_curves(history: Sequence[dict], dest: Path) -> Path:
 
 def confusion_matrix(cm: Sequence[Sequence[int]], classes: Sequence[str], dest: Path, title: str = "confusion matrix") -> Path:
     """Row-normalised colours with raw counts written in each cell."""
-    plt = _plt()
+    plt = headless_pyplot()
     cm = np.asarray(cm)
     norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     n = len(classes)

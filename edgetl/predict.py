@@ -108,8 +108,9 @@ def _setup(predictor, threshold: float | None):
 def predict(model: str | Path, inputs: Iterable[str | Path], top: int = 3, threshold: float | None = None,
             card: str | Path | None = None, threads: int | None = None) -> PredictResult:
     """Classify each readable image; unreadable ones are listed in the result, never raised."""
-    from edgetl.data.images import UnreadableImage, read_rgb, resize_square
+    from edgetl.data.images import load_square_batch
     from edgetl.evaluate import load_predictor
+    from edgetl.scoring import CHUNK
 
     if top < 1:
         raise EdgetlError(f"--top must be at least 1 (got {top})")
@@ -118,13 +119,11 @@ def predict(model: str | Path, inputs: Iterable[str | Path], top: int = 3, thres
     paths, problems = image_paths(list(inputs))
     result = PredictResult(str(predictor.path), predictor.kind, list(predictor.labels), setup.threshold,
                            setup.threshold_source, setup.background, unreadable=problems)
-    for path in paths:
-        try:
-            square = resize_square(read_rgb(path), predictor.size)
-        except UnreadableImage as exc:
-            result.unreadable.append(str(exc))
-            continue
-        probs = np.asarray(predictor.predict(square[None]), np.float32)[0]
-        announced, reason = decide(probs, predictor.labels, setup.threshold, setup.background)
-        result.predictions.append(Prediction(str(path), _top(probs, predictor.labels, top), announced, reason))
+    for start in range(0, len(paths), CHUNK):
+        part = paths[start : start + CHUNK]
+        squares, kept = load_square_batch(part, predictor.size, lambda _, exc: result.unreadable.append(str(exc)))
+        for square, i in zip(squares, kept):  # predicted one by one, as a device would see them
+            probs = np.asarray(predictor.predict(square[None]), np.float32)[0]
+            announced, reason = decide(probs, predictor.labels, setup.threshold, setup.background)
+            result.predictions.append(Prediction(str(part[i]), _top(probs, predictor.labels, top), announced, reason))
     return result

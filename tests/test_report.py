@@ -20,7 +20,8 @@ from PIL import Image
 
 from conftest import ROOT
 from edgetl.errors import EdgetlError
-from edgetl.report import HEADER_COLOUR, build_report, report
+from edgetl.report import build_report, report
+from edgetl.report_html import HEADER_COLOUR
 
 CHROMIUM_TIMEOUT = 90
 
@@ -153,6 +154,7 @@ def test_report_renders_in_headless_chromium(tiny_run, tmp_path):
     assert "<h1>edgetl report: tiny</h1>" in dom.stdout
 
 
+@pytest.mark.slow  # learned_run trains ImageNet MobileNetV2 (about a minute) unless another test already did
 def test_export_section_measures_int8_and_fp16(learned_run, learned_export, tmp_path):
     result, models, _ = learned_export
     built = build_report(learned_run.run, export_dir=models, latency_runs=15, latency_warmup=2)
@@ -177,6 +179,7 @@ def test_export_section_measures_int8_and_fp16(learned_run, learned_export, tmp_
     assert "Agreement with float" in page and f"{Path(result.files['int8']['model']).name}" in page
 
 
+@pytest.mark.slow  # learned_run trains ImageNet MobileNetV2 (about a minute) unless another test already did
 def test_cli_finds_exports_beside_the_working_folder_without_tensorflow(learned_run, learned_export, tmp_path):
     """`edgetl export runs/notes` records a relative source run and writes ./models; report finds it from there."""
     result, _, _ = learned_export

@@ -21,7 +21,7 @@ import edgetl
 from edgetl.atomic import copy_file, write_bytes, write_json, write_text
 from edgetl.card import ModelCard, sha256_file
 from edgetl.data.folders import list_images
-from edgetl.data.images import UnreadableImage, load_square
+from edgetl.data.images import load_square_batch
 from edgetl.errors import CheckFailed, EdgetlError
 from edgetl.export import metadata
 from edgetl.run import Run
@@ -98,16 +98,11 @@ def calibration_images(run: Run, folder: str | Path | None, count: int, seed: in
             paths += [members[i] for i in rng.permutation(len(members))[:per_class]]
     rng = np.random.default_rng(seed)
     paths = [paths[i] for i in rng.permutation(len(paths))[:count]]
-    images = []
-    for p in paths:
-        try:
-            images.append(load_square(p, run.size))
-        except UnreadableImage:
-            continue
+    images, _ = load_square_batch(paths, run.size)
     if len(images) < min(MIN_CALIBRATION, count):
         raise EdgetlError(f"only {len(images)} readable calibration image(s); int8 calibration needs at least "
                           f"{min(MIN_CALIBRATION, count)} (add photos to calibration/ or pass --calibration DIR)")
-    return np.stack(images)
+    return images
 
 
 def _pin_input_range(images: np.ndarray) -> np.ndarray:
@@ -208,16 +203,10 @@ def inspect_model(path: Path) -> dict:
 # ---- the command ---------------------------------------------------------------------------------
 
 def _held_out(run: Run, split: str) -> tuple[np.ndarray, np.ndarray]:
-    images, labels = [], []
-    for s in run.split(split).samples:
-        try:
-            images.append(load_square(s.path, run.size))
-            labels.append(s.label)
-        except UnreadableImage:
-            continue
-    if not images:
-        return np.zeros((0, run.size, run.size, 3), np.uint8), np.zeros(0, np.int64)
-    return np.stack(images), np.array(labels)
+    """The split's readable photos as model-sized squares, and their labels (unreadable ones are left out)."""
+    samples = run.split(split).samples
+    images, kept = load_square_batch([s.path for s in samples], run.size)
+    return images, np.array([samples[i].label for i in kept], np.int64)
 
 
 @dataclass
@@ -351,15 +340,16 @@ def _measure(plan: _Plan, quant: str, model_path: Path, card: ModelCard, details
     """Accuracy and the announce threshold on the run's held-out photos, measured on the exported model itself."""
     from edgetl.metrics import classification_report, selective
     from edgetl.runtime.interpreter import Classifier
+    from edgetl.scoring import score_squares
 
     r, pick, report_on, held = plan.run, plan.pick, plan.report_on, plan.held
     if not len(held[report_on][1]):
         return
     silent = [r.labels.index(r.background)] if r.background else []
     classifier = Classifier(model_path, card)
-    predicted = {split: classifier.predict(held[split][0]) for split in {pick, report_on}}
-    sel = selective(held[pick][1], predicted[pick], target_precision=plan.target_precision, silent=silent)
-    y_test, p_test = held[report_on][1], predicted[report_on]
+    scores = {split: score_squares([classifier], *held[split]) for split in {pick, report_on}}
+    sel = selective(scores[pick].truth, scores[pick].probs[0], target_precision=plan.target_precision, silent=silent)
+    y_test, p_test = scores[report_on].truth, scores[report_on].probs[0]
     acc = classification_report(y_test, p_test, r.labels)
     card.accuracy = {"split": report_on, "count": acc["count"], "top1": acc["top1"],
                      "threshold_split": pick, "target_precision": plan.target_precision}
