@@ -146,7 +146,8 @@ def _build_tiny_models(root: Path) -> dict:
 
     import edgetl.tf_env  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
     from edgetl.atomic import write_json, write_text
-    from edgetl.card import ModelCard, sha256_file
+    from edgetl.card import ModelCard
+    from edgetl.digest import sha256_file
     from edgetl.data.folders import load_splits, write_manifest
     from edgetl.data.images import load_square
     from edgetl.tf_env import keras, tf

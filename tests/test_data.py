@@ -23,7 +23,8 @@ from edgetl.data.folders import (
     split,
     write_manifest,
 )
-from edgetl.data.images import UnreadableImage, file_sha256, is_image_file, read_rgb
+from edgetl.data.images import UnreadableImage, is_image_file, read_rgb
+from edgetl.digest import sha256_file
 from edgetl.errors import EdgetlError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -291,7 +292,7 @@ def test_split_keeps_exact_duplicates_together(tmp_path):
         where: dict[str, set[str]] = {}
         for name, part in parts.items():
             for s in part.samples:
-                where.setdefault(file_sha256(s.path), set()).add(name)
+                where.setdefault(sha256_file(s.path), set()).add(name)
         assert all(len(v) == 1 for v in where.values()), "a duplicate was split across train/val/test"
         for cls in data.classes:
             assert parts["val"].counts()[cls] >= 1 and parts["test"].counts()[cls] >= 1
@@ -391,12 +392,12 @@ def test_split_to_folders_avoids_collisions_and_round_trips(tmp_path):
     assert len(summary["renamed"]) > 0
     written = sorted(p for p in out.rglob("*") if p.is_file())
     assert len(written) == 24
-    assert len({file_sha256(p) for p in written}) == 24  # nothing overwritten
+    assert len({sha256_file(p) for p in written}) == 24  # nothing overwritten
     back = load_splits(out)
     for name in SPLITS:
         assert back[name].counts() == parts[name].counts()
-        src = sorted(file_sha256(s.path) for s in parts[name].samples)
-        assert sorted(file_sha256(s.path) for s in back[name].samples) == src
+        src = sorted(sha256_file(s.path) for s in parts[name].samples)
+        assert sorted(sha256_file(s.path) for s in back[name].samples) == src
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.tmp")]
     # never writes over an existing, non-empty folder
     with pytest.raises(EdgetlError) as exc:

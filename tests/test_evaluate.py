@@ -224,7 +224,8 @@ def test_a_gate_rejected_all_zero_output_is_silence_not_the_first_label(tiny_mod
     import shutil
 
     import edgetl.tf_env  # noqa: F401
-    from edgetl.card import ModelCard, sha256_file
+    from edgetl.card import ModelCard
+    from edgetl.digest import sha256_file
     from edgetl.evaluate import SILENT_LABEL, evaluate
     from edgetl.tf_env import keras, tf
 

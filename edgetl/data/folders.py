@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from edgetl.data.images import IMAGE_EXTENSIONS, file_sha256, is_image_file
+from edgetl.data.images import IMAGE_EXTENSIONS, is_image_file
+from edgetl.digest import sha256_file
 from edgetl.errors import EdgetlError
 
 SPLITS = ("train", "val", "test")
@@ -126,7 +127,7 @@ def split(data: LabelledSet, val: float = 0.1, test: float = 0.1, seed: int = 0)
     out = {name: LabelledSet(list(data.classes)) for name in SPLITS}
     by_class: dict[int, dict[str, list[Sample]]] = defaultdict(lambda: defaultdict(list))
     for s in data.samples:
-        by_class[s.label][file_sha256(s.path)].append(s)
+        by_class[s.label][sha256_file(s.path, never_raise=True)].append(s)
     placed: dict[str, str] = {}  # content hash -> split, shared across classes
     for label in sorted(by_class):
         groups = sorted(by_class[label].items(), key=lambda kv: _rank(kv[0], seed))

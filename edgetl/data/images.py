@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from edgetl.digest import sha256_file
 from edgetl.errors import EdgetlError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
@@ -24,14 +22,6 @@ class UnreadableImage(EdgetlError):
 
 def is_image_file(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
-
-
-def file_sha256(path: str | Path) -> str:
-    """The content key of a photo (feature cache, split ranking); never raises, so one bad file stops nothing."""
-    try:
-        return sha256_file(path)
-    except OSError:  # unreadable (a symlink loop, no permission): a key of its own; decoding it reports the path
-        return hashlib.sha256(f"unreadable:{path}".encode()).hexdigest()
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

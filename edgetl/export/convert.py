@@ -19,9 +19,10 @@ import numpy as np
 
 import edgetl
 from edgetl.atomic import copy_file, write_bytes, write_json, write_text
-from edgetl.card import ModelCard, sha256_file
+from edgetl.card import ModelCard
 from edgetl.data.folders import list_images
 from edgetl.data.images import load_square_batch
+from edgetl.digest import sha256_file
 from edgetl.errors import CheckFailed, EdgetlError
 from edgetl.export import metadata
 from edgetl.run import Run

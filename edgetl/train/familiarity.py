@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from edgetl.atomic import write_bytes
-from edgetl.data.images import UnreadableImage, load_square
+from edgetl.data.images import load_square_batch
 from edgetl.errors import EdgetlError
 from edgetl.run import GATE, Run
 
@@ -188,15 +188,10 @@ def features(model, x: np.ndarray, evidence: np.ndarray) -> Features:
 def _read(model, paths: Sequence[Path], size: int, mean: float, std: float, evidence: np.ndarray, batch: int = 32):
     parts, kept = [], []
     for start in range(0, len(paths), batch):
-        images = []
-        for i, p in enumerate(paths[start:start + batch], start):
-            try:
-                images.append(load_square(p, size))
-                kept.append(i)
-            except UnreadableImage:
-                continue
-        if images:
-            parts.append(features(model, (np.stack(images).astype(np.float32) - mean) / std, evidence))
+        images, read = load_square_batch(paths[start:start + batch], size)
+        kept += [start + i for i in read]
+        if len(images):
+            parts.append(features(model, (images.astype(np.float32) - mean) / std, evidence))
     return (Features.concat(parts) if parts else None), kept
 
 
@@ -311,7 +306,7 @@ def place(gate: Gate, net, labels: list[str], background: str | None, val: Seque
 def gate_for_run(run: Run, net, log: Callable[[str], None] = print, keep: float = DEFAULT_KEEP,
                  refit: bool = False) -> Gate | None:
     """The run's fitted gate (fitted now and saved in the run folder the first time)."""
-    from edgetl.card import sha256_file
+    from edgetl.digest import sha256_file
 
     path, background = run.gate_file, run.background
     val = [(s.path, s.label) for s in run.split("val").samples]

@@ -16,7 +16,8 @@ from typing import Callable
 
 import numpy as np
 
-from edgetl.data.images import UnreadableImage, file_sha256, load_square
+from edgetl.data.images import load_square_batch
+from edgetl.digest import sha256_file
 from edgetl.errors import EdgetlError
 from edgetl.metrics import classification_report
 from edgetl.run import Run
@@ -268,17 +269,9 @@ def _load_split(run, name: str, limit: int | None, seed: int):
     if limit and len(samples) > limit:
         rng = np.random.default_rng(seed)
         samples = [samples[i] for i in sorted(rng.permutation(len(samples))[:limit])]
-    images, labels, hashes = [], [], []
-    for s in samples:
-        try:
-            images.append(load_square(s.path, run.size))
-        except UnreadableImage:
-            continue
-        labels.append(s.label)
-        hashes.append(file_sha256(s.path))
-    if not images:
-        return np.zeros((0, run.size, run.size, 3), np.uint8), np.zeros(0, np.int64), []
-    return np.stack(images), np.array(labels), hashes
+    images, kept = load_square_batch([s.path for s in samples], run.size)
+    labels = np.array([samples[i].label for i in kept], np.int64)
+    return images, labels, [sha256_file(samples[i].path, never_raise=True) for i in kept]
 
 
 def _view_batches(k, images: np.ndarray, labels: np.ndarray, hashes: list[str], views: int, n: int, batch_size: int,

@@ -22,7 +22,8 @@ import numpy as np
 
 from edgetl.atomic import write_json
 from edgetl.data.folders import LabelledSet, load_splits
-from edgetl.data.images import file_sha256, load_square
+from edgetl.data.images import load_square
+from edgetl.digest import sha256_file
 from edgetl.errors import EdgetlError
 from edgetl.metrics import classification_report
 from edgetl.progress import enabled as progress_enabled
@@ -171,7 +172,7 @@ def _class_weights(y: np.ndarray, n: int) -> dict[int, float]:
 
 
 def _hashes(samples) -> list[str]:
-    return [file_sha256(s.path) for s in samples]
+    return [sha256_file(s.path, never_raise=True) for s in samples]
 
 
 def _view_batches(keras, x: np.ndarray, y: np.ndarray, n_classes: int, batch: int, seed: int):
