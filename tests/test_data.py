@@ -373,8 +373,15 @@ def test_load_splits_split_folder_errors(tmp_path):
 
 
 def test_load_splits_on_plain_class_folders_splits(three_classes):
+    """Plain class folders get a seeded split: every image once, each class in train, shares near 80/10/10."""
     parts = load_splits(three_classes, val=0.1, test=0.1, seed=0)
-    assert path_sets(parts) == path_sets(split(scan(three_classes), seed=0))
+    sets = path_sets(parts)
+    everything = {str(p) for p in three_classes.rglob("*.png")}
+    assert set().union(*sets.values()) == everything and sum(map(len, sets.values())) == len(everything)
+    assert all(n > 0 for n in parts["train"].counts().values())
+    assert parts["test"].counts()["10"] == parts["val"].counts()["10"] == 4  # 10 % of 40
+    assert path_sets(load_splits(three_classes, val=0.1, test=0.1, seed=0)) == sets
+    assert path_sets(load_splits(three_classes, val=0.1, test=0.1, seed=1)) != sets
 
 
 # ---------------------------------------------------------------- split_to_folders
