@@ -299,7 +299,7 @@ def benchmark(
 
 def _decision_default(name: str) -> str:
     """A decision option's default for `edgetl run --help`, read from where it is declared (DecisionConfig)."""
-    from edgetl.runtime.decide import DecisionConfig
+    from edgetl.runtime.decision_config import DecisionConfig  # numpy-free: --help stays instant
 
     return str(getattr(DecisionConfig, name))
 

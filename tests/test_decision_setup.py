@@ -175,3 +175,13 @@ def test_cli_run_passes_on_only_the_decision_options_given(colour_model, tmp_pat
     assert len(given["announcements"]) == 2  # no cooldown
     assert given["announcements"][0]["frame"] > plain["announcements"][0]["frame"]  # 8 stable frames, not 3
     assert [h["frame"] for h in given["hints"]] == [h.frame for h in library.hints] and len(given["hints"]) == 1
+
+
+def test_setup_rules_and_cli_read_the_defaults_without_numpy():
+    """decision_config.py keeps DecisionConfig numpy-free, so the setup rules stay pure Python (as the Kotlin
+    port reads them) and `edgetl --help` does not pay for loading numpy."""
+    code = ("import sys, edgetl.cli, edgetl.runtime.setup, edgetl.runtime.decision_config\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'cv2')))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"

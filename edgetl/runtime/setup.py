@@ -11,8 +11,8 @@ both are held to the language-neutral cases in ``tests/vectors/decision_setup.js
   ``background`` when there is one, else none (every label is a note).
 * hold-steady hint: off unless the user asks for it (``hint_after_s`` > 0).
 
-Pure Python, no numpy in the rules: the same logic must read the same in Kotlin. The defaults are the
-decision layer's own (``DecisionConfig`` in decide.py), declared there once.
+Pure Python, no numpy: the same logic must read the same in Kotlin. The defaults are the decision layer's
+own (``DecisionConfig``, decision_config.py), declared there once.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from edgetl.runtime.decide import DecisionConfig
+from edgetl.runtime.decision_config import DecisionConfig
 
 __all__ = [
     "DEFAULT_THRESHOLD",
