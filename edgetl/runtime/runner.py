@@ -41,7 +41,7 @@ from edgetl.runtime.decide import DecisionConfig, Decider
 from edgetl.runtime.interpreter import Classifier
 from edgetl.runtime.preprocess import Preprocessor, parse_roi
 # Card -> decision settings (threshold floor and default, background, hint): shared with the Android app.
-from edgetl.runtime.setup import DEFAULT_THRESHOLD, MIN_CARD_THRESHOLD, SetupError, decision_setup
+from edgetl.runtime.setup import DEFAULT_THRESHOLD, MIN_CARD_THRESHOLD, DecisionSetup, SetupError, decision_setup
 from edgetl.runtime.signals import stop_on_signals
 from edgetl.runtime.sources import FrameSource, LatestFrameReader, open_source_until
 from edgetl.runtime.speech import Phrases, open_speaker
@@ -319,7 +319,7 @@ class _JsonlLog:
             self.fh.close()
 
 
-def _decision_config(config: RunConfig, setup) -> DecisionConfig:
+def _decision_config(config: RunConfig, setup: DecisionSetup) -> DecisionConfig:
     """The Decider's settings: threshold and hint delay as the setup rules resolved them, the rest as given."""
     try:
         return DecisionConfig(threshold=float(setup.threshold), smoothing=config.smoothing,
