@@ -315,6 +315,13 @@ def benchmark(
     _emit(result, as_json, format_benchmark(result))
 
 
+def _decision_default(name: str) -> str:
+    """A decision option's default for `edgetl run --help`, read from where it is declared (DecisionConfig)."""
+    from edgetl.runtime.decision_config import DecisionConfig  # numpy-free: --help stays instant
+
+    return str(getattr(DecisionConfig, name))
+
+
 @app.command("run")
 def run_device(
     model_arg: Optional[Path] = typer.Argument(None, metavar="MODEL", help="Exported .tflite (its card .json beside it)."),
@@ -330,14 +337,21 @@ def run_device(
     threads: Optional[int] = typer.Option(None, help="Interpreter threads."),
     delegate: Optional[str] = typer.Option(None, help="edgetpu, gpu or a delegate library path (falls back to CPU)."),
     no_xnnpack: bool = typer.Option(False, "--no-xnnpack", help="Disable the XNNPACK CPU delegate."),
-    threshold: Optional[float] = typer.Option(None, help="Announce threshold (default: the card's, else 0.8)."),
-    smoothing: str = typer.Option("ema", help="ema or vote."),
-    ema_alpha: float = typer.Option(0.5, help="Weight of the newest frame in EMA smoothing."),
-    window: int = typer.Option(5, help="Frames in the vote window."),
-    stable_frames: int = typer.Option(3, help="Same candidate for this many frames before speaking."),
-    cooldown: float = typer.Option(3.0, help="Seconds before the same note may be announced again."),
-    leave_frames: int = typer.Option(5, help="Frames without a note before it counts as taken away."),
-    hint_after: float = typer.Option(0.0, help="Say 'hold the note steady' after this many unclear seconds (0: never)."),
+    threshold: Optional[float] = typer.Option(
+        None, help=f"Announce threshold (default: the card's, else {_decision_default('threshold')})."),
+    smoothing: Optional[str] = typer.Option(None, help=f"ema or vote (default: {_decision_default('smoothing')})."),
+    ema_alpha: Optional[float] = typer.Option(
+        None, help=f"Weight of the newest frame in EMA smoothing (default: {_decision_default('ema_alpha')})."),
+    window: Optional[int] = typer.Option(None, help=f"Frames in the vote window (default: {_decision_default('window')})."),
+    stable_frames: Optional[int] = typer.Option(
+        None, help=f"Same candidate for this many frames before speaking (default: {_decision_default('stable_frames')})."),
+    cooldown: Optional[float] = typer.Option(
+        None, help=f"Seconds before the same note may be announced again (default: {_decision_default('cooldown_s')})."),
+    leave_frames: Optional[int] = typer.Option(
+        None, help=f"Frames without a note before it counts as taken away (default: {_decision_default('leave_frames')})."),
+    hint_after: Optional[float] = typer.Option(
+        None, help="Say 'hold the note steady' after this many unclear seconds "
+                   f"(0: never; default: {_decision_default('hint_after_s')})."),
     lang: str = typer.Option("en", help="Phrase language (en, hi, or one in a phrases.json beside the model)."),
     phrases: Optional[Path] = typer.Option(None, help="phrases.json to use (default: beside the model, else built in)."),
     engine: str = typer.Option("espeak", help="espeak, pyttsx3 or print."),
@@ -360,10 +374,12 @@ def run_device(
 
     model = _one_model(model_arg, model)
 
+    decision = {"threshold": threshold, "smoothing": smoothing, "ema_alpha": ema_alpha, "window": window,
+                "stable_frames": stable_frames, "cooldown_s": cooldown, "leave_frames": leave_frames,
+                "hint_after_s": hint_after}  # only what was given: RunConfig / DecisionConfig hold the defaults
     config = RunConfig(model=model, card=card, source=source, width=width, height=height, fps=fps, loop=loop, roi=roi,
-                       threads=threads, delegate=delegate, xnnpack=not no_xnnpack, threshold=threshold,
-                       smoothing=smoothing, ema_alpha=ema_alpha, window=window, stable_frames=stable_frames,
-                       cooldown_s=cooldown, leave_frames=leave_frames, hint_after_s=hint_after, lang=lang,
+                       threads=threads, delegate=delegate, xnnpack=not no_xnnpack,
+                       **{name: value for name, value in decision.items() if value is not None}, lang=lang,
                        phrases=phrases, engine=engine, speak_cmd=speak_cmd, voice=voice, rate=rate,
                        no_speech=no_speech, earcon=earcon, display=display, stats=stats, log_file=log_file,
                        gpio_pin=gpio_pin, max_frames=max_frames, max_seconds=max_seconds)
