@@ -13,9 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-# As ``tests.conftest``, not ``conftest``: test_trust.py and tests/vectors/make_android_test_assets.py (run as a
-# script, with only the repo root on sys.path) still import LABELS and build_colour_model from this module.
-from tests.conftest import COLOUR_LABELS as LABELS, GREEN, GREY, RED, build_colour_model, colour_video  # noqa: F401
+from conftest import GREEN, GREY, RED, colour_video
 
 ROOT = Path(__file__).resolve().parents[1]
 
