@@ -14,6 +14,8 @@ from typing import List, Optional
 import typer
 
 from edgetl.errors import EdgetlError
+from edgetl.export.config import OUTPUT_TYPES, ExportConfig
+from edgetl.train.config import QatConfig, TrainConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="From a folder of photos to an on-device classifier that speaks what it sees.")
@@ -40,6 +42,16 @@ def _options(version: bool = typer.Option(False, "--version", callback=_print_ve
 
 data_app = typer.Typer(no_args_is_help=True, help="Inspect, split and capture class-folder data sets.")
 app.add_typer(data_app, name="data")
+
+
+def _d(text: str, default) -> str:
+    """Help text ending in the library's own default, read from its config dataclass (never restated here)."""
+    return f"{text} (default: {default})"
+
+
+def _given(**options) -> dict:
+    """Only the options the user set: typer passes None for the others, and the config's defaults fill them."""
+    return {name: value for name, value in options.items() if value is not None}
 
 
 def _emit(obj, as_json: bool, text: str | None = None) -> None:
@@ -127,44 +139,46 @@ def data_split(
 def train(
     data: List[Path] = typer.Argument(..., help="Class folders (several roots merge), a train/val/test tree, or a split .json."),
     out: Path = typer.Option(Path("runs/latest"), help="Run folder to create."),
-    backbone: str = typer.Option("mobilenet_v2", help="A registered backbone: `edgetl backbones` lists them "
-                                 "(BENCHMARKS.md compares them)."),
-    alpha: float = typer.Option(1.0, help="MobileNet width multiplier (V2: 0.35-1.4; V3: 0.75 or 1.0)."),
-    size: int = typer.Option(224, help="Input size in pixels (96-224)."),
-    weights: str = typer.Option("imagenet", help="imagenet (Keras download/cache) or PATH to a Keras no-top .h5 of the backbone "
-                                 "(none: random init, which cannot learn here and is refused)."),
-    strategy: str = typer.Option("auto", help="auto, features (frozen backbone) or fine-tune."),
-    fine_tune: int = typer.Option(-1, "--fine-tune", help="Top blocks to unfreeze in stage 2 (-1: let --strategy decide)."),
-    epochs: int = typer.Option(40, help="Max epochs for the head (early stopping on validation)."),
-    fine_tune_epochs: int = typer.Option(15, help="Max epochs for fine-tuning."),
-    batch_size: int = typer.Option(64, help="Images per training step."),
-    learning_rate: float = typer.Option(1e-3, help="Learning rate for the head."),
-    fine_tune_learning_rate: float = typer.Option(5e-4, help="Learning rate for fine-tuning."),
-    views: int = typer.Option(4, help="Cached views per training image: 1 plain + (views-1) augmented."),
+    backbone: Optional[str] = typer.Option(None, help=_d("A registered backbone: `edgetl backbones` lists them "
+                                                         "(BENCHMARKS.md compares them).", TrainConfig.backbone)),
+    alpha: Optional[float] = typer.Option(None, help=_d("MobileNet width multiplier (V2: 0.35-1.4; V3: 0.75 or 1.0).", TrainConfig.alpha)),
+    size: Optional[int] = typer.Option(None, help=_d("Input size in pixels (96-224).", TrainConfig.size)),
+    weights: Optional[str] = typer.Option(None, help=_d("imagenet (Keras download/cache) or PATH to a Keras no-top .h5 of the "
+                                                        "backbone (none: random init, which cannot learn here and is refused).",
+                                                        TrainConfig.weights)),
+    strategy: Optional[str] = typer.Option(None, help=_d("auto, features (frozen backbone) or fine-tune.", TrainConfig.strategy)),
+    fine_tune: Optional[int] = typer.Option(None, "--fine-tune", help=_d("Top blocks to unfreeze in stage 2 (-1: let --strategy decide).",
+                                                                        TrainConfig.fine_tune)),
+    epochs: Optional[int] = typer.Option(None, help=_d("Max epochs for the head (early stopping on validation).", TrainConfig.epochs)),
+    fine_tune_epochs: Optional[int] = typer.Option(None, help=_d("Max epochs for fine-tuning.", TrainConfig.fine_tune_epochs)),
+    batch_size: Optional[int] = typer.Option(None, help=_d("Images per training step.", TrainConfig.batch_size)),
+    learning_rate: Optional[float] = typer.Option(None, help=_d("Learning rate for the head.", TrainConfig.learning_rate)),
+    fine_tune_learning_rate: Optional[float] = typer.Option(None, help=_d("Learning rate for fine-tuning.",
+                                                                          TrainConfig.fine_tune_learning_rate)),
+    views: Optional[int] = typer.Option(None, help=_d("Cached views per training image: 1 plain + (views-1) augmented.", TrainConfig.views)),
     no_augment: bool = typer.Option(False, "--no-augment", help="Train on plain images only."),
     no_class_weights: bool = typer.Option(False, "--no-class-weights", help="Do not weight classes by rarity."),
-    dropout: float = typer.Option(0.2, help="Dropout before the classifier layer."),
-    label_smoothing: float = typer.Option(0.1, help="Label smoothing of the training targets."),
-    patience: int = typer.Option(6, help="Early-stopping patience in epochs."),
-    val: float = typer.Option(0.1, help="Validation share when DATA is plain class folders."),
-    test: float = typer.Option(0.1, help="Test share when DATA is plain class folders."),
-    seed: int = typer.Option(0, help="Random seed: same seed and data, same result."),
+    dropout: Optional[float] = typer.Option(None, help=_d("Dropout before the classifier layer.", TrainConfig.dropout)),
+    label_smoothing: Optional[float] = typer.Option(None, help=_d("Label smoothing of the training targets.", TrainConfig.label_smoothing)),
+    patience: Optional[int] = typer.Option(None, help=_d("Early-stopping patience in epochs.", TrainConfig.patience)),
+    val: Optional[float] = typer.Option(None, help=_d("Validation share when DATA is plain class folders.", TrainConfig.val_fraction)),
+    test: Optional[float] = typer.Option(None, help=_d("Test share when DATA is plain class folders.", TrainConfig.test_fraction)),
+    seed: Optional[int] = typer.Option(None, help=_d("Random seed: same seed and data, same result.", TrainConfig.seed)),
     cache: Optional[Path] = typer.Option(None, help="Feature cache folder (default ~/.cache/edgetl/features or $EDGETL_CACHE)."),
     resume: bool = typer.Option(False, help="Continue an interrupted run in --out."),
     force: bool = typer.Option(False, help="Replace an existing run in --out."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
     """Transfer learning: an ImageNet backbone (MobileNetV2 by default) + a new head, trained on class folders."""
-    from edgetl.train.config import TrainConfig
     from edgetl.train.trainer import refuse_random_init, train as run_training
 
-    refuse_random_init(weights)
-    config = TrainConfig(backbone=backbone, alpha=alpha, size=size, weights=weights, strategy=strategy, fine_tune=fine_tune,
-                         epochs=epochs, fine_tune_epochs=fine_tune_epochs, batch_size=batch_size, learning_rate=learning_rate,
-                         fine_tune_learning_rate=fine_tune_learning_rate, views=views, augment=not no_augment,
-                         class_weights=not no_class_weights, dropout=dropout, label_smoothing=label_smoothing,
-                         patience=patience, val_fraction=val, test_fraction=test, seed=seed,
-                         cache_dir=str(cache) if cache else None)
+    config = TrainConfig(**_given(
+        backbone=backbone, alpha=alpha, size=size, weights=weights, strategy=strategy, fine_tune=fine_tune, epochs=epochs,
+        fine_tune_epochs=fine_tune_epochs, batch_size=batch_size, learning_rate=learning_rate,
+        fine_tune_learning_rate=fine_tune_learning_rate, views=views, augment=False if no_augment else None,
+        class_weights=False if no_class_weights else None, dropout=dropout, label_smoothing=label_smoothing,
+        patience=patience, val_fraction=val, test_fraction=test, seed=seed, cache_dir=str(cache) if cache else None))
+    refuse_random_init(config.weights)
     result = run_training(data if len(data) > 1 else data[0], out, config, resume=resume, force=force)
     _emit({"run": str(result.run), "metrics": result.metrics, "seconds": result.seconds, "cache": result.cache}, as_json,
           result.summary() + f"\nartefacts: {result.run}/ (model.keras, labels.txt, metrics.json, training_curves.png, confusion_matrix.png)")
@@ -173,18 +187,19 @@ def train(
 @app.command()
 def qat(
     run: Path = typer.Argument(..., help="A training run folder."),
-    epochs: int = typer.Option(2, help="Quantization-aware epochs."),
-    learning_rate: float = typer.Option(1e-5, help="Learning rate for quantization-aware training."),
-    batch_size: int = typer.Option(32, help="Images per training step."),
-    max_images: int = typer.Option(2000, help="Training images used (a seeded sample when there are more)."),
-    seed: int = typer.Option(0, help="Random seed: same seed and data, same result."),
+    epochs: Optional[int] = typer.Option(None, help=_d("Quantization-aware epochs.", QatConfig.epochs)),
+    learning_rate: Optional[float] = typer.Option(None, help=_d("Learning rate for quantization-aware training.", QatConfig.learning_rate)),
+    batch_size: Optional[int] = typer.Option(None, help=_d("Images per training step.", QatConfig.batch_size)),
+    max_images: Optional[int] = typer.Option(None, help=_d("Training images used (a seeded sample when there are more).",
+                                                           QatConfig.max_images)),
+    seed: Optional[int] = typer.Option(None, help=_d("Random seed: same seed and data, same result.", QatConfig.seed)),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
     """Quantization-aware fine-tuning of a trained run (saved as RUN/qat_weights.h5 for int8 export)."""
     from edgetl.train.qat import qat as run_qat
 
-    metrics = run_qat(run, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, max_images=max_images,
-                      seed=seed, log=typer.echo)
+    metrics = run_qat(run, log=typer.echo, **_given(epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
+                                                    max_images=max_images, seed=seed))
     val = metrics.get("val", {}).get("top1")
     _emit(metrics, as_json, f"QAT done in {metrics['seconds']:.0f} s" + (f", fake-quantized val top-1 {val:.1%}" if val is not None else ""))
 
@@ -196,31 +211,34 @@ def export(
     fp16: bool = typer.Option(False, "--fp16", help="float16 weights for the GPU delegate."),
     dynamic: bool = typer.Option(False, "--dynamic", help="Dynamic-range quantization (int8 weights, float activations)."),
     float32: bool = typer.Option(False, "--float32", help="Plain float32 (for comparisons)."),
-    out: Path = typer.Option(Path("models"), help="Output folder."),
+    out: Path = typer.Option(Path(ExportConfig.out_dir), help="Output folder."),
     name: Optional[str] = typer.Option(None, help="File name stem (default: the run folder's name)."),
     calibration: Optional[Path] = typer.Option(None, help="Images for int8 calibration (default: calibration/ if it has images, else a stratified training sample)."),
-    calibration_count: int = typer.Option(200, help="Calibration images to use."),
-    output_type: str = typer.Option("uint8", help="int8 model output: uint8 or float32."),
+    calibration_count: Optional[int] = typer.Option(None, help=_d("Calibration images to use.", ExportConfig.calibration_count)),
+    output_type: Optional[str] = typer.Option(None, help=_d("int8 model output: " + " or ".join(OUTPUT_TYPES) + ".",
+                                                            ExportConfig.output_type)),
     qat: Optional[bool] = typer.Option(None, "--qat/--ptq", help="Use the run's QAT weights (default when they exist) or post-training quantization."),
     strict: bool = typer.Option(False, help="Fail when a target delegate would fall back to CPU."),
     android: Optional[Path] = typer.Option(None, help="Also copy model, card, labels and phrases into this Android assets folder."),
-    familiarity: float = typer.Option(0.99, help="Familiarity gate built into the model: the share of right validation answers "
-                                      "it lets through; notes that look like no training photo go to background (0: no gate)."),
+    familiarity: Optional[float] = typer.Option(None, help=_d("Familiarity gate built into the model: the share of right validation "
+                                                              "answers it lets through; notes that look like no training photo go "
+                                                              "to background (0: no gate).", ExportConfig.familiarity)),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
     """Export a run to TFLite with labels metadata, a model card and an export report."""
     from edgetl.export.convert import export as run_export
 
     quants = [q for q, on in (("int8", int8), ("fp16", fp16), ("dynamic", dynamic), ("float32", float32)) if on] or ["int8"]
-    if "int8" not in quants:  # options that only shape an int8 model are refused, not silently ignored
-        given = [flag for flag, on in (("--output-type", output_type != "uint8"), ("--calibration", calibration is not None),
-                                        ("--calibration-count", calibration_count != 200), ("--qat/--ptq", qat is not None))
-                 if on]
-        if given:
-            raise typer.BadParameter(f"{', '.join(given)} only applies to --int8 (exporting {', '.join(quants)})")
-    result = run_export(run, out, quants, calibration=calibration, calibration_count=calibration_count,
-                        output_type=output_type, use_qat=qat, strict=strict, android=android, name=name,
-                        familiarity=familiarity or None, log=typer.echo)
+    int8_only = {"--output-type": output_type, "--calibration": calibration, "--calibration-count": calibration_count,
+                 "--qat/--ptq": qat}
+    given = [flag for flag, value in int8_only.items() if value is not None]
+    if "int8" not in quants and given:  # options that only shape an int8 model are refused, not silently ignored
+        raise typer.BadParameter(f"{', '.join(given)} only applies to --int8 (exporting {', '.join(quants)})")
+    options = _given(calibration_count=calibration_count, output_type=output_type, familiarity=familiarity)
+    if options.get("familiarity") == 0:  # --familiarity 0: no gate
+        options["familiarity"] = None
+    result = run_export(run, out, quants, calibration=calibration, use_qat=qat, strict=strict, android=android, name=name,
+                        log=typer.echo, **options)
     text = result.table() + f"\nreport: {result.report_path}"
     if result.android:
         text += f"\nandroid assets: {', '.join(result.android)} -> {android}"
@@ -297,6 +315,13 @@ def benchmark(
     _emit(result, as_json, format_benchmark(result))
 
 
+def _decision_default(name: str) -> str:
+    """A decision option's default for `edgetl run --help`, read from where it is declared (DecisionConfig)."""
+    from edgetl.runtime.decision_config import DecisionConfig  # numpy-free: --help stays instant
+
+    return str(getattr(DecisionConfig, name))
+
+
 @app.command("run")
 def run_device(
     model_arg: Optional[Path] = typer.Argument(None, metavar="MODEL", help="Exported .tflite (its card .json beside it)."),
@@ -312,14 +337,21 @@ def run_device(
     threads: Optional[int] = typer.Option(None, help="Interpreter threads."),
     delegate: Optional[str] = typer.Option(None, help="edgetpu, gpu or a delegate library path (falls back to CPU)."),
     no_xnnpack: bool = typer.Option(False, "--no-xnnpack", help="Disable the XNNPACK CPU delegate."),
-    threshold: Optional[float] = typer.Option(None, help="Announce threshold (default: the card's, else 0.8)."),
-    smoothing: str = typer.Option("ema", help="ema or vote."),
-    ema_alpha: float = typer.Option(0.5, help="Weight of the newest frame in EMA smoothing."),
-    window: int = typer.Option(5, help="Frames in the vote window."),
-    stable_frames: int = typer.Option(3, help="Same candidate for this many frames before speaking."),
-    cooldown: float = typer.Option(3.0, help="Seconds before the same note may be announced again."),
-    leave_frames: int = typer.Option(5, help="Frames without a note before it counts as taken away."),
-    hint_after: float = typer.Option(0.0, help="Say 'hold the note steady' after this many unclear seconds (0: never)."),
+    threshold: Optional[float] = typer.Option(
+        None, help=f"Announce threshold (default: the card's, else {_decision_default('threshold')})."),
+    smoothing: Optional[str] = typer.Option(None, help=f"ema or vote (default: {_decision_default('smoothing')})."),
+    ema_alpha: Optional[float] = typer.Option(
+        None, help=f"Weight of the newest frame in EMA smoothing (default: {_decision_default('ema_alpha')})."),
+    window: Optional[int] = typer.Option(None, help=f"Frames in the vote window (default: {_decision_default('window')})."),
+    stable_frames: Optional[int] = typer.Option(
+        None, help=f"Same candidate for this many frames before speaking (default: {_decision_default('stable_frames')})."),
+    cooldown: Optional[float] = typer.Option(
+        None, help=f"Seconds before the same note may be announced again (default: {_decision_default('cooldown_s')})."),
+    leave_frames: Optional[int] = typer.Option(
+        None, help=f"Frames without a note before it counts as taken away (default: {_decision_default('leave_frames')})."),
+    hint_after: Optional[float] = typer.Option(
+        None, help="Say 'hold the note steady' after this many unclear seconds "
+                   f"(0: never; default: {_decision_default('hint_after_s')})."),
     lang: str = typer.Option("en", help="Phrase language (en, hi, or one in a phrases.json beside the model)."),
     phrases: Optional[Path] = typer.Option(None, help="phrases.json to use (default: beside the model, else built in)."),
     engine: str = typer.Option("espeak", help="espeak, pyttsx3 or print."),
@@ -342,10 +374,12 @@ def run_device(
 
     model = _one_model(model_arg, model)
 
+    decision = {"threshold": threshold, "smoothing": smoothing, "ema_alpha": ema_alpha, "window": window,
+                "stable_frames": stable_frames, "cooldown_s": cooldown, "leave_frames": leave_frames,
+                "hint_after_s": hint_after}  # only what was given: RunConfig / DecisionConfig hold the defaults
     config = RunConfig(model=model, card=card, source=source, width=width, height=height, fps=fps, loop=loop, roi=roi,
-                       threads=threads, delegate=delegate, xnnpack=not no_xnnpack, threshold=threshold,
-                       smoothing=smoothing, ema_alpha=ema_alpha, window=window, stable_frames=stable_frames,
-                       cooldown_s=cooldown, leave_frames=leave_frames, hint_after_s=hint_after, lang=lang,
+                       threads=threads, delegate=delegate, xnnpack=not no_xnnpack,
+                       **{name: value for name, value in decision.items() if value is not None}, lang=lang,
                        phrases=phrases, engine=engine, speak_cmd=speak_cmd, voice=voice, rate=rate,
                        no_speech=no_speech, earcon=earcon, display=display, stats=stats, log_file=log_file,
                        gpio_pin=gpio_pin, max_frames=max_frames, max_seconds=max_seconds)

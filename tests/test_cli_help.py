@@ -63,3 +63,26 @@ def test_export_refuses_int8_options_for_other_quantizations(tmp_path):
     assert "--output-type only applies to --int8" in _usage_error("export", str(tmp_path), "--fp16", "--output-type", "float32")
     assert "--calibration only applies" in _usage_error("export", str(tmp_path), "--float32", "--calibration", str(tmp_path))
     assert "--qat/--ptq only applies" in _usage_error("export", str(tmp_path), "--dynamic", "--ptq")
+
+
+def test_defaults_are_read_from_the_config_dataclasses_not_restated():
+    """An option that a config dataclass declares defaults to "not given"; its help shows the dataclass's value."""
+    from dataclasses import fields
+
+    from edgetl.export.config import ExportConfig
+    from edgetl.train.config import QatConfig, TrainConfig
+
+    renamed = {"val": "val_fraction", "test": "test_fraction"}
+    checked = 0
+    commands = typer.main.get_command(app).commands
+    for verb, config in (("train", TrainConfig), ("qat", QatConfig), ("export", ExportConfig)):
+        declared = {f.name: f.default for f in fields(config)}
+        for param in commands[verb].params:
+            field = renamed.get(param.name, param.name)
+            if field not in declared or param.name == "out":
+                continue
+            checked += 1
+            assert param.default is None, f"edgetl {verb} {param.opts[0]} restates a default ({param.default!r})"
+            assert f"(default: {declared[field]})" in param.help, f"edgetl {verb} {param.opts[0]}: help does not show it"
+    assert checked >= 20
+

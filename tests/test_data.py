@@ -374,8 +374,15 @@ def test_load_splits_split_folder_errors(tmp_path):
 
 
 def test_load_splits_on_plain_class_folders_splits(three_classes):
+    """Plain class folders get a seeded split: every image once, each class in train, shares near 80/10/10."""
     parts = load_splits(three_classes, val=0.1, test=0.1, seed=0)
-    assert path_sets(parts) == path_sets(split(scan(three_classes), seed=0))
+    sets = path_sets(parts)
+    everything = {str(p) for p in three_classes.rglob("*.png")}
+    assert set().union(*sets.values()) == everything and sum(map(len, sets.values())) == len(everything)
+    assert all(n > 0 for n in parts["train"].counts().values())
+    assert parts["test"].counts()["10"] == parts["val"].counts()["10"] == 4  # 10 % of 40
+    assert path_sets(load_splits(three_classes, val=0.1, test=0.1, seed=0)) == sets
+    assert path_sets(load_splits(three_classes, val=0.1, test=0.1, seed=1)) != sets
 
 
 # ---------------------------------------------------------------- split_to_folders
@@ -548,3 +555,32 @@ def test_check_real_inr_scans():
     assert len(r.classes) == 7
     assert r.unreadable == []
     assert all(n > 100 for n in r.counts.values())
+
+
+# ---------------------------------------------------------------- the one split-tree rule, at the console
+
+
+def test_every_command_reads_a_split_tree_by_the_same_rule(tmp_path):
+    """train/ + test/ without val/: `data check` finds the problem (exit 1) and `train` refuses (exit 2), with the
+    same one line naming the folder to add; `evaluate` on that tree reaches past the data to the model."""
+    import subprocess
+    import sys
+
+    edgetl = Path(sys.executable).with_name("edgetl")
+    for part in ("train", "test"):
+        make_classes(tmp_path / "tree" / part, {"10": 3, "20": 3}, start=0 if part == "train" else 50)
+    tree = tmp_path / "tree"
+    advice = f"no val/ folder; training needs train/ and val/ (add {tree / 'val'}"
+
+    def console(*args):
+        done = subprocess.run([str(edgetl), *map(str, args)], capture_output=True, text=True, timeout=300)
+        assert "Traceback" not in done.stdout + done.stderr
+        return done
+
+    check = console("data", "check", tree)
+    assert check.returncode == 1 and advice in check.stdout
+    train = console("train", tree, "--out", tmp_path / "run", "--weights", "imagenet")
+    assert train.returncode == 2 and train.stderr.startswith("error:") and advice in train.stderr
+    assert not (tmp_path / "run").exists()
+    asked = console("evaluate", tmp_path / "missing.tflite", tree, "--split", "val")
+    assert asked.returncode == 2 and "error:" in asked.stderr

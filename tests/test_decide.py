@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -103,7 +101,16 @@ def test_numpy_float32_input_matches_lists():
         if ev is not None:
             got.append((ev.kind, ev.label, i))
     assert got == [(e["kind"], e["label"], e["frame"]) for e in case["expected"]]
-    assert isinstance(d.update(np.asarray(N20, dtype=np.float32), 100.0), (Event, type(None)))
+    # Then the 20 leaves and comes back: float32 rows decide exactly as the same values given as a list, and
+    # the 20 (gone from view, cooldown over) is announced again, with a plain-float confidence.
+    twin = Decider(case["labels"], case["background"])
+    for fr in case["frames"]:
+        twin.update(np.asarray(fr["probs"], dtype=np.float32).tolist(), fr["t"])
+    later = [np.asarray(p, dtype=np.float32) for p in [BG] * 6 + [N20] * 6]
+    events = [d.update(p, 100.0 + 0.125 * i) for i, p in enumerate(later)]
+    assert events == [twin.update(p.tolist(), 100.0 + 0.125 * i) for i, p in enumerate(later)]
+    assert [(i, e.kind, e.label, e.t) for i, e in enumerate(events) if e is not None] == [(10, "announce", "20", 101.25)]
+    assert type(events[10].confidence) is float and events[10].confidence >= DecisionConfig().threshold
 
 
 def test_input_is_not_mutated():
@@ -205,14 +212,3 @@ def test_update_is_fast():
     for i in range(2000):
         d.update(frames[i], i * 0.05)  # np.ndarray rows, as the camera loop passes them
     assert (time.perf_counter() - start) / 2000 < 30e-6
-
-
-def test_runtime_package_never_imports_tensorflow():
-    code = (
-        "import sys, edgetl.runtime, edgetl.runtime.decide as d;"
-        "dd = d.Decider(['background','a']); dd.update([0.1, 0.9], 0.0);"
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras')];"
-        "print(bad); sys.exit(1 if bad else 0)"
-    )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert res.returncode == 0, res.stdout + res.stderr

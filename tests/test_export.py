@@ -82,7 +82,7 @@ def test_int8_agrees_with_the_float_model(exported, learned_run, held_out):
 
 
 def test_labels_travel_in_standard_metadata_and_the_card(exported, learned_run):
-    from edgetl.export.metadata import read_metadata
+    from edgetl.model_metadata import read_metadata
 
     result, out, _ = exported
     labels = (learned_run.run / "labels.txt").read_text().split()

@@ -1,6 +1,6 @@
 """The device loop (`edgetl run`): real TFLite models, real video files, real subprocesses and signals.
 
-Most tests use the "colour" model from test_runtime_no_tf.py (a real int8 TFLite classifier whose answer
+Most tests use the "colour" model from conftest.py (a real int8 TFLite classifier whose answer
 is readable from the frame), so the expected announcements are known exactly. The end-to-end test runs
 the real pipeline instead: synthetic notes -> train -> int8 export -> synthetic video -> runner.
 """
@@ -23,15 +23,10 @@ from PIL import Image
 from edgetl.errors import EdgetlError
 from edgetl.runtime.runner import RunConfig, run, run_cli_text, score_against_truth
 from edgetl.runtime.sources import FrameSource
-from tests.test_runtime_no_tf import GREEN, GREY, RED, build_colour_model, colour_video
+from conftest import GREEN, GREY, RED, colour_video
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_WEIGHTS = ROOT.parent / "shared" / "weights" / "mobilenet_v2_1.0_224_imagenet_from_coral_int8ptq_no_top.h5"
-
-
-@pytest.fixture(scope="session")
-def colour_model(tmp_path_factory) -> Path:
-    return build_colour_model(tmp_path_factory.getbasetemp() / "colour-model")
 
 
 def quiet_config(model, source, **kw) -> RunConfig:

@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from edgetl.errors import EdgetlError
-from tests.test_runtime_no_tf import GREY, LABELS, RED, build_colour_model
+from conftest import COLOUR_LABELS as LABELS, GREY, RED, build_colour_model
 
 ROOT = Path(__file__).resolve().parents[1]
 EDGETL = Path(sys.executable).with_name("edgetl")  # the console script pip installed beside this Python

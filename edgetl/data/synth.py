@@ -1331,6 +1331,38 @@ class _VideoScenes:
         return img, level
 
 
+def _video_target(out, size) -> tuple[Path, int, int]:
+    """Check make_video's output path and size; returns (path, width, height) with the size rounded down to even."""
+    out = Path(out)
+    if out.suffix.lower() != ".mp4":
+        raise EdgetlError(f"video output must be an .mp4 file (got {out})")
+    if out.is_dir():
+        raise EdgetlError(f"{out} is a folder; give the video's file name (e.g. {out / 'clip.mp4'})")
+    try:
+        W, H = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise EdgetlError(f"video size must be (width, height) in pixels (got {size!r})") from None
+    if W < 32 or H < 32 or W > 4096 or H > 4096:
+        raise EdgetlError(f"video width and height must be 32 to 4096 px (got {W}x{H})")
+    return out, W - W % 2, H - H % 2
+
+
+def _draw_shown_note(frame: np.ndarray, s: _Shown, i: int, fps: float, W: int, H: int) -> bool:
+    """Draw note ``s`` (and the hand holding it) into video frame ``i``; True when enough of it is in view
+    for the frame to count towards its ground-truth segment."""
+    nh, nw = s.note.shape[:2]
+    cx, cy, ls, ang = _video_pose(s, i, fps, W, H)
+    quad = _pose_quad(nw, nh, cx, cy, ls, ang, s.tilt)
+    rest_area = abs(cv2.contourArea(_pose_quad(nw, nh, s.cx, s.cy, s.long_side, s.angle, s.tilt)))
+    visible = _inside_fraction(quad, W, H, rest_area) >= VISIBLE_THRESHOLD
+    note = s.note if s.light == 1.0 else cv2.convertScaleAbs(s.note, alpha=s.light)
+    _warp_into(frame, note, s.alpha, quad)
+    if s.hand is not None:
+        Hm = cv2.getPerspectiveTransform(_rect(nw, nh), quad)
+        _draw_hand_shape(frame, _map_parts(s.hand, Hm), s.skin)
+    return visible
+
+
 def make_video(out, seed: int = 0, size=(640, 480), fps: float = 30, seconds: float = 40.0,
                denominations=DEFAULT_DENOMINATIONS, source=None, backgrounds=None) -> dict:
     """Write a test clip (mp4v) of notes entering, resting with hand shake, swapping and leaving.
@@ -1344,18 +1376,7 @@ def make_video(out, seed: int = 0, size=(640, 480), fps: float = 30, seconds: fl
     from edgetl.atomic import atomic_path, write_json
     from edgetl.data.folders import natural_key
 
-    out = Path(out)
-    if out.suffix.lower() != ".mp4":
-        raise EdgetlError(f"video output must be an .mp4 file (got {out})")
-    if out.is_dir():
-        raise EdgetlError(f"{out} is a folder; give the video's file name (e.g. {out / 'clip.mp4'})")
-    try:
-        W, H = (int(v) for v in size)
-    except (TypeError, ValueError):
-        raise EdgetlError(f"video size must be (width, height) in pixels (got {size!r})") from None
-    if W < 32 or H < 32 or W > 4096 or H > 4096:
-        raise EdgetlError(f"video width and height must be 32 to 4096 px (got {W}x{H})")
-    W, H = W - W % 2, H - H % 2
+    out, W, H = _video_target(out, size)
     if not (0 < float(fps) <= 240):
         raise EdgetlError(f"fps must be between 0 and 240 (got {fps})")
     if not (0 < float(seconds) <= 3600):
@@ -1386,19 +1407,8 @@ def make_video(out, seed: int = 0, size=(640, 480), fps: float = 30, seconds: fl
             for i in range(n_frames):
                 frame, level = scenes.frame(i)
                 k = int(active[i])
-                if k >= 0:
-                    s = shown[k]
-                    nh, nw = s.note.shape[:2]
-                    cx, cy, ls, ang = _video_pose(s, i, fps, W, H)
-                    quad = _pose_quad(nw, nh, cx, cy, ls, ang, s.tilt)
-                    rest_area = abs(cv2.contourArea(_pose_quad(nw, nh, s.cx, s.cy, s.long_side, s.angle, s.tilt)))
-                    if _inside_fraction(quad, W, H, rest_area) >= VISIBLE_THRESHOLD:
-                        visible_frames[k].append(i)
-                    note = s.note if s.light == 1.0 else cv2.convertScaleAbs(s.note, alpha=s.light)
-                    _warp_into(frame, note, s.alpha, quad)
-                    if s.hand is not None:
-                        Hm = cv2.getPerspectiveTransform(_rect(nw, nh), quad)
-                        _draw_hand_shape(frame, _map_parts(s.hand, Hm), s.skin)
+                if k >= 0 and _draw_shown_note(frame, shown[k], i, fps, W, H):
+                    visible_frames[k].append(i)
                 frame = cv2.convertScaleAbs(frame, alpha=level)
                 frame = cv2.subtract(cv2.add(frame, noise_pos[i % 3]), noise_neg[i % 3])
                 writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))

@@ -26,7 +26,8 @@ from edgetl.digest import sha256_file
 from edgetl.errors import CheckFailed, EdgetlError
 from edgetl.export import metadata
 from edgetl.run import Run
-from edgetl.train.familiarity import DEFAULT_KEEP, Gate
+from edgetl.export.config import ExportConfig, OUTPUT_TYPES
+from edgetl.train.familiarity import Gate
 
 QUANTIZATIONS = ("int8", "fp16", "dynamic", "float32")
 INT8_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "AVERAGE_POOL_2D", "FULLY_CONNECTED", "SOFTMAX", "RESHAPE",
@@ -149,8 +150,8 @@ def convert(model, quantization: str, calibration: np.ndarray | None = None, mea
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [t.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = t.uint8
-        if output_type not in ("uint8", "float32"):
-            raise EdgetlError(f"--output-type must be uint8 or float32 (got {output_type})")
+        if output_type not in OUTPUT_TYPES:
+            raise EdgetlError(f"--output-type must be {' or '.join(OUTPUT_TYPES)} (got {output_type})")
         converter.inference_output_type = t.uint8 if output_type == "uint8" else t.float32
     else:
         raise EdgetlError(f"unknown quantization {quantization!r}; choose from {', '.join(QUANTIZATIONS)}")
@@ -385,17 +386,17 @@ def _export_one(plan: _Plan, quant: str) -> dict:
 
 def export(
     run: str | Path,
-    out_dir: str | Path = "models",
+    out_dir: str | Path = ExportConfig.out_dir,
     quantizations: Sequence[str] = ("int8",),
     calibration: str | Path | None = None,
-    calibration_count: int = 200,
-    output_type: str = "uint8",
+    calibration_count: int = ExportConfig.calibration_count,
+    output_type: str = ExportConfig.output_type,
     use_qat: bool | None = None,
     strict: bool = False,
     android: str | Path | None = None,
     name: str | None = None,
-    target_precision: float = 0.995,
-    familiarity: float | None = DEFAULT_KEEP,
+    target_precision: float = ExportConfig.target_precision,
+    familiarity: float | None = ExportConfig.familiarity,
     log: Callable[[str], None] = print,
 ) -> ExportResult:
     """Export ``run`` in each of ``quantizations``; write model, card and report atomically per file.

@@ -36,6 +36,7 @@ __all__ = ["capture", "CaptureResult", "KEY_MODES"]
 
 KEY_MODES = ("auto", "key", "interval")
 _BAD_LABEL = re.compile(r"[/\\\x00]")
+_WINDOW = "edgetl capture"
 
 
 @dataclass
@@ -65,10 +66,117 @@ def _display_available() -> bool:
     import cv2
 
     try:
-        cv2.namedWindow("edgetl capture", cv2.WINDOW_NORMAL)
+        cv2.namedWindow(_WINDOW, cv2.WINDOW_NORMAL)
     except cv2.error:
         return False
     return True
+
+
+def _choose_mode(key_mode: str, interval: float | None, count: int | None, quality: int) -> str:
+    """Check the options and resolve ``auto``: key mode needs a display, interval mode an interval."""
+    if key_mode not in KEY_MODES:
+        raise EdgetlError(f"key mode must be one of {', '.join(KEY_MODES)} (got {key_mode!r})")
+    if interval is not None and not (interval > 0):
+        raise EdgetlError(f"--interval must be a positive number of seconds (got {interval})")
+    if count is not None and count < 1:
+        raise EdgetlError(f"--count must be at least 1 (got {count})")
+    if not 1 <= int(quality) <= 100:
+        raise EdgetlError(f"JPEG quality must be 1-100 (got {quality})")
+    mode = key_mode
+    if mode == "auto":
+        mode = "interval" if interval is not None else ("key" if _display_available() else "")
+        if not mode:
+            raise EdgetlError("no display for the preview window: give --interval SECONDS to capture headless")
+    elif mode == "key" and not _display_available():
+        raise EdgetlError("key mode needs a display (opencv-python with GUI support and a desktop session); "
+                          "use --interval SECONDS to capture headless")
+    if mode == "interval" and interval is None:
+        raise EdgetlError("interval mode needs --interval SECONDS")
+    return mode
+
+
+class _Saver:
+    """Writes each shot to ``folder/<timestamp>_<n>.jpg`` atomically and records it in the result."""
+
+    def __init__(self, folder: Path, result: CaptureResult, quality: int, count: int | None,
+                 say: Callable[[str], None]) -> None:
+        import cv2
+
+        self.cv2 = cv2
+        self.folder, self.result, self.count, self.say = folder, result, count, say
+        self.encode_params = [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)]
+
+    def __call__(self, frame: np.ndarray) -> Path:
+        ok, buf = self.cv2.imencode(".jpg", frame, self.encode_params)
+        if not ok:
+            raise EdgetlError("could not encode the frame as JPEG")
+        saved, folder = self.result.saved, self.folder
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]
+        path = folder / f"{stamp}_{len(saved) + 1:04d}.jpg"
+        while path.exists():  # two shots in the same millisecond
+            stamp += "x"
+            path = folder / f"{stamp}_{len(saved) + 1:04d}.jpg"
+        write_bytes(path, buf.tobytes())
+        saved.append(str(path))
+        self.say(f"saved {path} ({len(saved)}{'/' + str(self.count) if self.count else ''})")
+        return path
+
+
+class _Every:
+    """Headless trigger: one shot every ``interval`` seconds of frame time; after a stall, no burst to catch up."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = float(interval)
+        self.next_shot: float | None = None
+
+    def due(self, t: float) -> bool:
+        next_shot = self.next_shot
+        if next_shot is not None and t < next_shot - 1e-9:
+            return False
+        next_shot = (t if next_shot is None else next_shot) + self.interval
+        if t >= next_shot:  # a stall longer than the interval
+            next_shot = t + self.interval
+        self.next_shot = next_shot
+        return True
+
+
+def _preview_key(frame: np.ndarray, label: str, saved: int) -> int:
+    """Show the frame with the capture overlay and return the key pressed (255 for none)."""
+    import cv2
+
+    preview = frame.copy()
+    cv2.putText(preview, f"{label}: {saved} saved  [space] save  [q] quit", (10, 26),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA)
+    cv2.imshow(_WINDOW, preview)
+    return cv2.waitKey(1) & 0xFF
+
+
+def _shoot(reader, stop: threading.Event, result: CaptureResult, save: _Saver, interval: float | None,
+           count: int | None, video_fps: float) -> None:
+    """Take frames until a stop, the end of the source, the quit key or ``count`` shots; sets ``stopped_by``."""
+    every = _Every(interval) if result.mode == "interval" else None
+    while not stop.is_set():
+        item = reader.get(timeout=0.25)
+        if item is None:
+            if reader.finished:
+                result.stopped_by = "end of source" if reader.error is None else f"source failed: {reader.error}"
+                return
+            continue
+        frame_id, frame, t_capture = item
+        result.frames_seen += 1
+        if every is not None:
+            if every.due((frame_id - 1) / video_fps if video_fps > 0 else t_capture):
+                save(frame)
+        else:
+            key = _preview_key(frame, result.label, len(result.saved))
+            if key == ord(" "):
+                save(frame)
+            elif key in (ord("q"), ord("Q"), 27):
+                result.stopped_by = "quit key"
+                return
+        if count is not None and len(result.saved) >= count:
+            result.stopped_by = "count reached"
+            return
 
 
 def capture(
@@ -91,97 +199,34 @@ def capture(
     seconds) or ``"auto"`` (``key`` when a display is available and no interval is given, else
     ``interval``). Returns what was saved; raises EdgetlError for bad options or an unopenable source.
     """
-    import cv2
-
     from edgetl.runtime.sources import FrameSource, LatestFrameReader, open_source
 
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     label = _check_label(label)
-    if key_mode not in KEY_MODES:
-        raise EdgetlError(f"key mode must be one of {', '.join(KEY_MODES)} (got {key_mode!r})")
-    if interval is not None and not (interval > 0):
-        raise EdgetlError(f"--interval must be a positive number of seconds (got {interval})")
-    if count is not None and count < 1:
-        raise EdgetlError(f"--count must be at least 1 (got {count})")
-    if not 1 <= int(quality) <= 100:
-        raise EdgetlError(f"JPEG quality must be 1-100 (got {quality})")
-    mode = key_mode
-    if mode == "auto":
-        mode = "interval" if interval is not None else ("key" if _display_available() else "")
-        if not mode:
-            raise EdgetlError("no display for the preview window: give --interval SECONDS to capture headless")
-    elif mode == "key" and not _display_available():
-        raise EdgetlError("key mode needs a display (opencv-python with GUI support and a desktop session); "
-                          "use --interval SECONDS to capture headless")
-    if mode == "interval" and interval is None:
-        raise EdgetlError("interval mode needs --interval SECONDS")
-
+    mode = _choose_mode(key_mode, interval, count, quality)
     folder = Path(out) / label
     folder.mkdir(parents=True, exist_ok=True)
     result = CaptureResult(Path(out), label, mode=mode)
     stop = stop_event if stop_event is not None else threading.Event()
     source_obj = source if isinstance(source, FrameSource) else open_source(source, width, height)
     video_fps = float(source_obj.fps or 0.0) if not source_obj.is_live else 0.0
-    encode_params = [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)]
-
-    def save(frame: np.ndarray) -> Path:
-        ok, buf = cv2.imencode(".jpg", frame, encode_params)
-        if not ok:
-            raise EdgetlError("could not encode the frame as JPEG")
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]
-        path = folder / f"{stamp}_{len(result.saved) + 1:04d}.jpg"
-        while path.exists():  # two shots in the same millisecond
-            stamp += "x"
-            path = folder / f"{stamp}_{len(result.saved) + 1:04d}.jpg"
-        write_bytes(path, buf.tobytes())
-        result.saved.append(str(path))
-        say(f"saved {path} ({len(result.saved)}{'/' + str(count) if count else ''})")
-        return path
+    save = _Saver(folder, result, quality, count, say)
 
     received: list[str] = []
     with stop_on_signals(stop, handle_signals, received):
         reader = LatestFrameReader(source_obj, on_status=lambda m: say(f"camera: {m}"))
-        window = "edgetl capture"
-        next_shot: float | None = None
         try:
             say(f"capturing '{label}' from {source_obj.name} into {folder}: "
                 + ("space saves, q quits" if mode == "key" else f"one frame every {interval:g} s") + ("" if count is None else f", {count} images"))
-            while not stop.is_set():
-                item = reader.get(timeout=0.25)
-                if item is None:
-                    if reader.finished:
-                        result.stopped_by = "end of source" if reader.error is None else f"source failed: {reader.error}"
-                        break
-                    continue
-                frame_id, frame, t_capture = item
-                result.frames_seen += 1
-                if mode == "interval":
-                    t = (frame_id - 1) / video_fps if video_fps > 0 else t_capture
-                    if next_shot is None or t >= next_shot - 1e-9:
-                        save(frame)
-                        next_shot = (t if next_shot is None else next_shot) + float(interval)
-                        if t >= next_shot:  # a stall longer than the interval: do not burst to catch up
-                            next_shot = t + float(interval)
-                else:
-                    preview = frame.copy()
-                    cv2.putText(preview, f"{label}: {len(result.saved)} saved  [space] save  [q] quit", (10, 26),
-                                cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA)
-                    cv2.imshow(window, preview)
-                    key = cv2.waitKey(1) & 0xFF
-                    if key == ord(" "):
-                        save(frame)
-                    elif key in (ord("q"), ord("Q"), 27):
-                        result.stopped_by = "quit key"
-                        break
-                if count is not None and len(result.saved) >= count:
-                    result.stopped_by = "count reached"
-                    break
+            _shoot(reader, stop, result, save, interval, count, video_fps)
             if not result.stopped_by:
                 result.stopped_by = f"signal {received[0]}" if received else "stopped"
         finally:
             reader.stop()
             if mode == "key":
+                import cv2
+
                 with contextlib.suppress(Exception):
-                    cv2.destroyWindow(window)
+                    cv2.destroyWindow(_WINDOW)
                     cv2.waitKey(1)
     return result

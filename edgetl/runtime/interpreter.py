@@ -91,7 +91,7 @@ def metadata_labels(model: str | Path) -> list[str]:
     """
     model = Path(model)
     try:
-        from edgetl.export.metadata import read_metadata
+        from edgetl.model_metadata import read_metadata
 
         labels = read_metadata(model.read_bytes()).get("labels") or []
     except ImportError:  # the flatbuffers package is missing: treat as no metadata

@@ -36,10 +36,15 @@ from typing import Callable, TextIO
 import cv2
 import numpy as np
 
-from edgetl.runtime.signals import stop_on_signals
 from edgetl.errors import EdgetlError
+from edgetl.runtime.decide import DecisionConfig, Decider
+from edgetl.runtime.interpreter import Classifier
+from edgetl.runtime.preprocess import Preprocessor, parse_roi
 # Card -> decision settings (threshold floor and default, background, hint): shared with the Android app.
-from edgetl.runtime.setup import DEFAULT_THRESHOLD, MIN_CARD_THRESHOLD, SetupError, decision_setup
+from edgetl.runtime.setup import DEFAULT_THRESHOLD, MIN_CARD_THRESHOLD, DecisionSetup, SetupError, decision_setup
+from edgetl.runtime.signals import stop_on_signals
+from edgetl.runtime.sources import FrameSource, LatestFrameReader, open_source_until
+from edgetl.runtime.speech import Phrases, open_speaker
 
 __all__ = [
     "RunConfig",
@@ -101,15 +106,15 @@ class RunConfig:
     stats_interval_s: float = 5.0
     log_file: str | Path | None = None
     gpio_pin: int | None = None  # BCM pin of a push button that repeats the last announcement
-    # decision
-    threshold: float | None = None  # default: card.announce_threshold, else 0.8
-    smoothing: str = "ema"
-    ema_alpha: float = 0.5
-    window: int = 5
-    stable_frames: int = 3
-    cooldown_s: float = 3.0
-    leave_frames: int = 5
-    hint_after_s: float = 0.0
+    # decision: defaults are DecisionConfig's; threshold and hint go through the setup rules (setup.py)
+    threshold: float | None = None  # None: card.announce_threshold, else DecisionConfig.threshold
+    smoothing: str = DecisionConfig.smoothing
+    ema_alpha: float = DecisionConfig.ema_alpha
+    window: int = DecisionConfig.window
+    stable_frames: int = DecisionConfig.stable_frames
+    cooldown_s: float = DecisionConfig.cooldown_s
+    leave_frames: int = DecisionConfig.leave_frames
+    hint_after_s: float | None = None  # None: DecisionConfig.hint_after_s (off)
     # limits (tests, benchmarks)
     max_frames: int | None = None
     max_seconds: float | None = None
@@ -314,19 +319,366 @@ class _JsonlLog:
             self.fh.close()
 
 
-def _decision_config(config: RunConfig, threshold: float):
-    from edgetl.runtime.decide import DecisionConfig
-
+def _decision_config(config: RunConfig, setup: DecisionSetup) -> DecisionConfig:
+    """The Decider's settings: threshold and hint delay as the setup rules resolved them, the rest as given."""
     try:
-        return DecisionConfig(threshold=float(threshold), smoothing=config.smoothing, ema_alpha=float(config.ema_alpha),
-                              window=int(config.window), stable_frames=int(config.stable_frames),
-                              cooldown_s=float(config.cooldown_s), leave_frames=int(config.leave_frames),
-                              hint_after_s=float(config.hint_after_s))
+        return DecisionConfig(threshold=float(setup.threshold), smoothing=config.smoothing,
+                              ema_alpha=float(config.ema_alpha), window=int(config.window),
+                              stable_frames=int(config.stable_frames), cooldown_s=float(config.cooldown_s),
+                              leave_frames=int(config.leave_frames), hint_after_s=float(setup.hint_after_s))
     except ValueError as exc:
         raise EdgetlError(str(exc).replace("DecisionConfig: ", "")) from None
 
 
+def _video_clock(clock: str, source: FrameSource) -> float:
+    """Frames per second of the video timeline to use, or 0 for the capture clock."""
+    if clock == "capture" or (clock == "auto" and source.is_live):
+        return 0.0
+    fps = float(source.fps or 0.0)
+    if clock == "video" and fps <= 0:
+        fps = 30.0  # a folder of frames has no rate: treat it as 30 fps
+    return max(fps, 0.0)
+
+
 # ------------------------------------------------------------------------------------------ the loop
+
+
+class _Loop:
+    """One run of the device loop: :meth:`start` opens everything, :meth:`step` handles one frame,
+    :meth:`close` stops the threads and fills in the summary. State shared by the steps lives here."""
+
+    def __init__(self, config: RunConfig, stop_event: threading.Event | None,
+                 on_event: Callable[[Announcement], None] | None, log: Callable[[str], None] | None,
+                 out: TextIO | None) -> None:
+        self.config = config
+        self.stop = stop_event if stop_event is not None else threading.Event()
+        self.on_event = on_event
+        self.say_line = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self.out = out
+        self.summary = RunSummary(model=str(config.model))
+        if config.clock not in ("auto", "video", "capture"):
+            raise EdgetlError(f"clock must be auto, video or capture (got {config.clock!r})")
+        self.received: list[str] = []  # names of the signals that stopped the run
+        self.jsonl: _JsonlLog | None = None
+        self.reader: LatestFrameReader | None = None
+        self.display: _Display | None = None
+        self.button = None
+        self.repeat_request = threading.Event()  # set by the GPIO button's thread
+        self.status_queue: list[str] = []  # camera lost / back, from the capture thread
+        self.status_lock = threading.Lock()
+        self.timer = _Timer()
+        self.stage = tuple(self.timer.index[n] for n in STAGES)  # capture, preprocess, invoke, decide, speech, frame
+        self.started = time.perf_counter()
+        self.frames = 0
+        self.last_index, self.last_t = -1, 0.0
+
+    def warn(self, msg: str) -> None:
+        self.summary.warnings.append(msg)
+        self.say_line(msg)
+
+    # ---- start-up: everything that can fail does so here, with one clear line
+
+    def start(self) -> bool:
+        """Open model, speaker, source and outputs; False when a stop came while the source was opening."""
+        self._open_model()
+        self._open_speaker()
+        if not self._open_source():
+            return False
+        self.started = time.perf_counter()
+        try:
+            self._open_outputs()
+        except BaseException:
+            self.close()
+            raise
+        return True
+
+    def _open_model(self) -> None:
+        """Classifier + card, the decision settings, the phrases and the preprocessor."""
+        config, summary = self.config, self.summary
+        self.classifier = Classifier(config.model, config.card, threads=config.threads, delegate=config.delegate,
+                                     xnnpack=config.xnnpack, warn=lambda m: self.warn(f"warning: {m}"))
+        card = self.classifier.card
+        self.labels = labels = list(self.classifier.labels)
+        summary.labels = labels
+        try:
+            setup = decision_setup(labels, card.background_label if card is not None else None,
+                                   card.announce_threshold if card is not None else None,
+                                   threshold=config.threshold, hint_after_s=config.hint_after_s)
+        except SetupError as exc:
+            raise EdgetlError(str(exc)) from None
+        if setup.threshold_source == "card_raised":
+            self.warn(f"warning: the model card's announce threshold {card.announce_threshold:.2f} is below "
+                      f"{MIN_CARD_THRESHOLD}; using {MIN_CARD_THRESHOLD} (pass --threshold to choose)")
+        summary.threshold = setup.threshold
+        self.decider = Decider(labels, setup.background, _decision_config(config, setup))
+        phrases_path = config.phrases if config.phrases is not None else Path(config.model).parent
+        self.phrases = Phrases.load(phrases_path, config.lang)
+        self.texts = {label: self.phrases.phrase_for(label) for label in labels}
+        self.hint_text = self.phrases.hint_phrase()
+        roi = parse_roi(config.roi) if isinstance(config.roi, str) else config.roi
+        self.preprocess = Preprocessor(self.classifier.input.size, roi, out=self.classifier.input_buffer())
+        # One small resize a frame gains nothing from OpenCV's worker pool; waking it costs more than the
+        # resize and competes with the interpreter's threads and the capture thread for the same cores.
+        cv2.setNumThreads(1)
+
+    def _open_speaker(self) -> None:
+        config = self.config
+        self.speaker, speech_warning = open_speaker(
+            "print" if config.no_speech else config.engine, lang=config.lang,
+            speak_cmd=None if config.no_speech else config.speak_cmd, voice=config.voice or self.phrases.voice,
+            rate=config.rate, earcon=config.earcon, stream=self.out, on_error=lambda m: self.warn(m))
+        self.summary.engine = self.speaker.engine.name
+        if speech_warning:
+            self.warn(f"warning: {speech_warning}")
+
+    def _open_source(self) -> bool:
+        """Open the frame source and pick the clock; False (summary says why) when stopped while opening."""
+        config, summary = self.config, self.summary
+        try:
+            if isinstance(config.source, FrameSource):
+                source = config.source
+            else:  # a stalled stream may take its whole open timeout: SIGTERM/SIGINT must still stop cleanly
+                with stop_on_signals(self.stop, config.handle_signals, self.received):
+                    source = open_source_until(self.stop, config.source, config.width, config.height, config.fps,
+                                               loop=config.loop)
+        except BaseException:
+            self.speaker.close(timeout=1.0)
+            raise
+        if source is None:
+            self.speaker.close(timeout=1.0)
+            summary.stopped_by = (f"signal {self.received[0]} while opening the source" if self.received
+                                  else "stopped while opening")
+            return False
+        self.source = source
+        summary.source = source.name
+        self.video_fps = _video_clock(config.clock, source)
+        return True
+
+    def _open_outputs(self) -> None:
+        """JSONL log, preview window, repeat button and the capture thread (not started yet); then the banner."""
+        config, summary, source = self.config, self.summary, self.source
+        if config.log_file:
+            self.jsonl = _JsonlLog(config.log_file)
+            self.jsonl.write({"event": "start", "time": _now_iso(), "model": str(config.model), "source": source.name,
+                              "threshold": summary.threshold, "labels": self.labels, "engine": summary.engine})
+        if config.display:
+            display = _Display(self.warn)
+            self.display = display if display.enabled else None
+        if config.gpio_pin is not None:
+            self.button = _open_button(int(config.gpio_pin), self.repeat_request.set, self.warn)
+        self.reader = LatestFrameReader(source, on_status=self._on_status, pace=config.pace, start=False)
+        self.say_line(f"edgetl: {Path(config.model).name} ({len(self.labels)} labels, {self.classifier.input.size} px, "
+                      f"threshold {summary.threshold:.2f}) on {source.name}; speech: {summary.engine}"
+                      + ("; Ctrl-C to stop" if source.is_live else ""))
+
+    def begin(self) -> None:
+        """Start capturing; limits and the --stats window count from here."""
+        self.reader.start()
+        now = time.perf_counter()
+        self.next_stats = now + self.config.stats_interval_s
+        self.stats_frames = 0
+        self.stats_start = now
+        self.deadline = self.started + self.config.max_seconds if self.config.max_seconds else None
+        self.ready_said = not self.config.say_ready
+
+    # ---- per frame
+
+    def step(self) -> bool:
+        """One pass: newest frame -> preprocess -> invoke -> decide -> speak/log; False ends the loop."""
+        perf = time.perf_counter
+        t0 = perf()
+        item = self.reader.get(timeout=_GET_TIMEOUT_S)
+        t1 = perf()
+        if self.status_queue:
+            self.drain_status(self.last_index, self.last_t)
+        if self.repeat_request.is_set():
+            self.repeat_request.clear()
+            self.repeat(self.last_index, self.last_t)
+        if item is None:
+            return self._idle(t1)
+        frame_id, frame, t_capture = item
+        index = frame_id - 1
+        t = index / self.video_fps if self.video_fps else t_capture
+        if not self.ready_said:
+            self.ready_said = True
+            self.speaker.say(self.phrases.text("ready", "Ready"), key="ready")
+        probs, invoke_s = self._classify(frame, index, t, t_capture, t0, t1)
+        self.frames += 1
+        self.stats_frames += 1
+        self.last_index, self.last_t = index, t
+        if self.display is not None and not self._show(frame, probs, index, t, invoke_s):
+            return False
+        return self._tick()
+
+    def _idle(self, now: float) -> bool:
+        """No frame within the wait: end when the source is done or time is up, else keep waiting."""
+        reader, summary = self.reader, self.summary
+        if reader.finished:
+            summary.stopped_by = "end of source" if reader.error is None else "source failed"
+            summary.error = reader.error
+            return False
+        if self.deadline is not None and now >= self.deadline:
+            summary.stopped_by = "max_seconds"
+            return False
+        return True
+
+    def _classify(self, frame: np.ndarray, index: int, t: float, t_capture: float,
+                  t0: float, t1: float) -> tuple[np.ndarray, float]:
+        """Preprocess, invoke, decide and speak for one frame, timing each stage from ``t0`` (waiting for the
+        frame) and ``t1`` (frame in hand); returns (probs, invoke seconds)."""
+        perf = time.perf_counter
+        timer, (i_cap, i_pre, i_inv, i_dec, i_spk, i_frm) = self.timer, self.stage
+        classifier = self.classifier
+        rgb = self.preprocess(frame)
+        classifier.set_input(rgb)
+        t2 = perf()
+        classifier.invoke()
+        t3 = perf()
+        probs = classifier.output()
+        event = self.decider.update(probs, t)
+        t4 = perf()
+        timer.add(i_cap, t1 - t0)
+        timer.add(i_pre, t2 - t1)
+        timer.add(i_inv, t3 - t2)
+        timer.add(i_dec, t4 - t3)
+        if event is not None:
+            if event.kind == "announce":
+                text = self.texts[event.label]
+                self.speaker.say(text, key=event.label)
+            else:
+                text = self.hint_text
+                self.speaker.say(text, key="hint")
+            t5 = perf()
+            timer.add(i_spk, t5 - t4)
+            self.emit(event.kind, event.label, event.confidence, t, index, text, t_capture)
+        else:
+            t5 = t4
+        timer.add(i_frm, (t5 - t1) + 0.0)
+        return probs, t3 - t2
+
+    def _show(self, frame: np.ndarray, probs: np.ndarray, index: int, t: float, invoke_s: float) -> bool:
+        """Draw the preview; 'r' repeats, 'q'/Esc quits (returns False)."""
+        decider, display = self.decider, self.display
+        top = int(np.argmax(probs))
+        lines = [f"{decider.in_view or '-'}", f"top {self.labels[top]} {float(probs[top]):.2f}",
+                 f"invoke {invoke_s * 1000:.1f} ms"]
+        key = display.show(frame, _region_box(self.preprocess, frame.shape), lines, decider.in_view is not None)
+        if key in (ord("r"), ord("R")):
+            self.repeat(index, t)
+        elif key in (ord("q"), ord("Q"), 27):
+            self.summary.stopped_by = "quit key"
+            return False
+        if not display.enabled:
+            self.display = None
+        return True
+
+    def _tick(self) -> bool:
+        """After a frame: a --stats line when one is due; False once max_frames or max_seconds is reached."""
+        config, summary = self.config, self.summary
+        now = time.perf_counter()
+        if config.stats and now >= self.next_stats:
+            means = self.timer.window_means()
+            fps = self.stats_frames / max(1e-9, now - self.stats_start)
+            self.say_line("stats: " + f"{fps:5.1f} fps | " + " | ".join(
+                f"{n} {means[n]:.2f} ms" for n in STAGES if means[n] == means[n])
+                + f" | dropped {self.reader.dropped} | reconnects {self.reader.reconnects}")
+            self.stats_frames, self.stats_start, self.next_stats = 0, now, now + config.stats_interval_s
+        if config.max_frames is not None and self.frames >= config.max_frames:
+            summary.stopped_by = "max_frames"
+            return False
+        if self.deadline is not None and now >= self.deadline:
+            summary.stopped_by = "max_seconds"
+            return False
+        return True
+
+    # ---- events: announcements, repeats, camera status
+
+    def emit(self, kind: str, label: str, conf: float, t: float, frame_index: int, text: str, t_capture: float) -> None:
+        """Record one announcement / hint / repeat in the summary and the log, and tell ``on_event``."""
+        summary = self.summary
+        record = Announcement(frame_index, round(t, 4), label, round(float(conf), 4), text, kind,
+                              round((time.perf_counter() - t_capture) * 1000.0, 3) if t_capture else 0.0, _now_iso())
+        if kind == "announce":
+            summary.announcements.append(record)
+        elif kind == "hint":
+            summary.hints.append(record)
+        else:
+            summary.repeats += 1
+        if self.jsonl is not None:
+            self.jsonl.write({"event": kind, "time": record.wall_time, "label": label, "confidence": record.confidence,
+                              "frame": frame_index, "t": record.t, "text": text})
+        if self.on_event is not None:
+            try:
+                self.on_event(record)
+            except Exception as exc:  # a broken callback must not kill the device loop
+                self.warn(f"warning: on_event callback failed: {exc}")
+
+    def repeat(self, frame_index: int, t: float) -> None:
+        """Say the last announcement again (button or 'r' key)."""
+        last = self.decider.last_announced
+        text = self.texts[last] if last is not None else self.phrases.text("repeat_none", "Nothing announced yet")
+        self.speaker.say(text, key=("repeat", last))
+        self.emit("repeat", last or "", 0.0, t, frame_index, text, 0.0)
+
+    def _on_status(self, message: str) -> None:  # capture thread
+        with self.status_lock:
+            self.status_queue.append(message)
+
+    def drain_status(self, frame_index: int, t: float) -> None:
+        """Report the capture thread's camera lost / back messages (stderr, log, and by voice if asked)."""
+        with self.status_lock:
+            messages = list(self.status_queue)
+            self.status_queue.clear()
+        for message in messages:
+            self.summary.status.append(message)
+            self.say_line(f"camera: {message}")
+            back = message.endswith(" back")
+            if self.jsonl is not None:
+                self.jsonl.write({"event": "status", "time": _now_iso(), "message": message, "frame": frame_index})
+            if self.config.say_camera_status:
+                key = "camera_back" if back else "camera_lost"
+                self.speaker.say(self.phrases.text(key, "Camera back" if back else "Camera lost"), key=key)
+
+    # ---- shut-down
+
+    def finish(self) -> None:
+        """The loop ended without an error: say why, and count the frames."""
+        if not self.summary.stopped_by:
+            self.summary.stopped_by = f"signal {self.received[0]}" if self.received else "stopped"
+        self.summary.frames = self.frames
+
+    def close(self) -> None:
+        """Stop capture, speech, window and button, then fill in the summary and close the log."""
+        elapsed = time.perf_counter() - self.started
+        summary = self.summary
+        if self.reader is not None:
+            self.reader.stop()
+            summary.captured = self.reader.frames
+            summary.dropped = self.reader.dropped
+            summary.reconnects = self.reader.reconnects
+            if self.status_queue:
+                with contextlib.suppress(Exception):
+                    self.drain_status(-1, 0.0)
+        else:
+            with contextlib.suppress(Exception):
+                self.source.close()
+        natural_end = summary.stopped_by in ("end of source", "max_frames", "max_seconds")
+        self.speaker.close(timeout=3.0 if natural_end else 1.0, drain=natural_end)
+        if self.display is not None:
+            self.display.close()
+        if self.button is not None:
+            with contextlib.suppress(Exception):
+                self.button.close()
+        summary.seconds = round(elapsed, 3)
+        timer = self.timer
+        loop_s = float(timer.total[timer.index["frame"]] + timer.total[timer.index["capture"]]) / 1000.0
+        summary.fps = round(summary.frames / loop_s, 2) if loop_s > 0 and summary.frames else 0.0
+        summary.stages = self.timer.stats()
+        if self.jsonl is not None:
+            self.jsonl.write({"event": "stop", "time": _now_iso(), "reason": summary.stopped_by or "error",
+                              "frames": summary.frames, "announcements": len(summary.announcements),
+                              "fps": summary.fps, "dropped": summary.dropped, "reconnects": summary.reconnects})
+            self.jsonl.close()
 
 
 def run(config: RunConfig, stop_event: threading.Event | None = None,
@@ -338,277 +690,18 @@ def run(config: RunConfig, stop_event: threading.Event | None = None,
     human-readable status lines (default: stderr); ``out`` is where the print engine writes (default:
     stdout). Raises EdgetlError for problems found at start-up (model, card, source, options).
     """
-    from edgetl.runtime.decide import Decider
-    from edgetl.runtime.interpreter import Classifier
-    from edgetl.runtime.preprocess import Preprocessor, parse_roi
-    from edgetl.runtime.sources import FrameSource, LatestFrameReader, open_source_until
-    from edgetl.runtime.speech import Phrases, open_speaker
-
-    stop = stop_event if stop_event is not None else threading.Event()
-    say_line = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    summary = RunSummary(model=str(config.model))
-    if config.clock not in ("auto", "video", "capture"):
-        raise EdgetlError(f"clock must be auto, video or capture (got {config.clock!r})")
-
-    def warn(msg: str) -> None:
-        summary.warnings.append(msg)
-        say_line(msg)
-
-    # ---- start-up: everything that can fail does so here, with one clear line
-    classifier = Classifier(config.model, config.card, threads=config.threads, delegate=config.delegate,
-                            xnnpack=config.xnnpack, warn=lambda m: warn(f"warning: {m}"))
-    card = classifier.card
-    labels = list(classifier.labels)
-    summary.labels = labels
+    loop = _Loop(config, stop_event, on_event, log, out)
+    if not loop.start():  # stopped while the source was still opening
+        return loop.summary
     try:
-        setup = decision_setup(labels, card.background_label if card is not None else None,
-                               card.announce_threshold if card is not None else None,
-                               threshold=config.threshold, hint_after_s=config.hint_after_s)
-    except SetupError as exc:
-        raise EdgetlError(str(exc)) from None
-    threshold = setup.threshold
-    if setup.threshold_source == "card_raised":
-        warn(f"warning: the model card's announce threshold {card.announce_threshold:.2f} is below "
-             f"{MIN_CARD_THRESHOLD}; using {MIN_CARD_THRESHOLD} (pass --threshold to choose)")
-    summary.threshold = threshold
-    decider = Decider(labels, setup.background, _decision_config(config, threshold))
-    phrases_path = config.phrases if config.phrases is not None else Path(config.model).parent
-    phrases = Phrases.load(phrases_path, config.lang)
-    texts = {label: phrases.phrase_for(label) for label in labels}
-    hint_text = phrases.hint_phrase()
-    roi = parse_roi(config.roi) if isinstance(config.roi, str) else config.roi
-    preprocess = Preprocessor(classifier.input.size, roi, out=classifier.input_buffer())
-    # One small resize a frame gains nothing from OpenCV's worker pool; waking it costs more than the
-    # resize and competes with the interpreter's threads and the capture thread for the same cores.
-    cv2.setNumThreads(1)
-
-    speaker, speech_warning = open_speaker("print" if config.no_speech else config.engine, lang=config.lang,
-                                           speak_cmd=None if config.no_speech else config.speak_cmd,
-                                           voice=config.voice or phrases.voice, rate=config.rate,
-                                           earcon=config.earcon, stream=out,
-                                           on_error=lambda m: warn(m))
-    summary.engine = speaker.engine.name
-    if speech_warning:
-        warn(f"warning: {speech_warning}")
-    received: list[str] = []
-    try:
-        if isinstance(config.source, FrameSource):
-            source = config.source
-        else:  # a stalled stream may take its whole open timeout: SIGTERM/SIGINT must still stop cleanly
-            with stop_on_signals(stop, config.handle_signals, received):
-                source = open_source_until(stop, config.source, config.width, config.height, config.fps,
-                                           loop=config.loop)
-    except BaseException:
-        speaker.close(timeout=1.0)
-        raise
-    if source is None:
-        speaker.close(timeout=1.0)
-        summary.stopped_by = f"signal {received[0]} while opening the source" if received else "stopped while opening"
-        return summary
-    summary.source = source.name
-    use_video_clock = config.clock == "video" or (config.clock == "auto" and not source.is_live)
-    video_fps = float(source.fps or 0.0) if use_video_clock else 0.0
-    if config.clock == "video" and video_fps <= 0:
-        video_fps = 30.0  # a folder of frames has no rate: treat it as 30 fps
-    if video_fps <= 0:
-        use_video_clock = False
-
-    jsonl = None
-    reader = None
-    display = None
-    button = None
-    repeat_request = threading.Event()
-    status_queue: list[str] = []
-    status_lock = threading.Lock()
-
-    def on_status(message: str) -> None:  # capture thread
-        with status_lock:
-            status_queue.append(message)
-
-    timer = _Timer()
-    I_CAP, I_PRE, I_INV, I_DEC, I_SPK, I_FRM = (timer.index[n] for n in STAGES)
-    perf = time.perf_counter
-    started = perf()
-    try:
-        if config.log_file:
-            jsonl = _JsonlLog(config.log_file)
-            jsonl.write({"event": "start", "time": _now_iso(), "model": str(config.model), "source": source.name,
-                         "threshold": threshold, "labels": labels, "engine": summary.engine})
-        if config.display:
-            display = _Display(warn)
-            if not display.enabled:
-                display = None
-        if config.gpio_pin is not None:
-            button = _open_button(int(config.gpio_pin), repeat_request.set, warn)
-
-        reader = LatestFrameReader(source, on_status=on_status, pace=config.pace, start=False)
-        say_line(f"edgetl: {Path(config.model).name} ({len(labels)} labels, {classifier.input.size} px, "
-                 f"threshold {threshold:.2f}) on {source.name}; speech: {summary.engine}"
-                 + ("; Ctrl-C to stop" if source.is_live else ""))
-
-        def emit(kind: str, label: str, conf: float, t: float, frame_index: int, text: str, t_capture: float) -> None:
-            record = Announcement(frame_index, round(t, 4), label, round(float(conf), 4), text, kind,
-                                  round((perf() - t_capture) * 1000.0, 3) if t_capture else 0.0, _now_iso())
-            if kind == "announce":
-                summary.announcements.append(record)
-            elif kind == "hint":
-                summary.hints.append(record)
-            else:
-                summary.repeats += 1
-            if jsonl is not None:
-                jsonl.write({"event": kind, "time": record.wall_time, "label": label, "confidence": record.confidence,
-                             "frame": frame_index, "t": record.t, "text": text})
-            if on_event is not None:
-                try:
-                    on_event(record)
-                except Exception as exc:  # a broken callback must not kill the device loop
-                    warn(f"warning: on_event callback failed: {exc}")
-
-        def do_repeat(frame_index: int, t: float) -> None:
-            last = decider.last_announced
-            text = texts[last] if last is not None else phrases.text("repeat_none", "Nothing announced yet")
-            speaker.say(text, key=("repeat", last))
-            emit("repeat", last or "", 0.0, t, frame_index, text, 0.0)
-
-        def drain_status(frame_index: int, t: float) -> None:
-            with status_lock:
-                messages = list(status_queue)
-                status_queue.clear()
-            for message in messages:
-                summary.status.append(message)
-                say_line(f"camera: {message}")
-                back = message.endswith(" back")
-                if jsonl is not None:
-                    jsonl.write({"event": "status", "time": _now_iso(), "message": message, "frame": frame_index})
-                if config.say_camera_status:
-                    key = "camera_back" if back else "camera_lost"
-                    speaker.say(phrases.text(key, "Camera back" if back else "Camera lost"), key=key)
-
-        with stop_on_signals(stop, config.handle_signals, received):
-            reader.start()
-            frames = 0
-            last_index = -1
-            last_t = 0.0
-            next_stats = perf() + config.stats_interval_s
-            stats_frames = 0
-            stats_start = perf()
-            deadline = started + config.max_seconds if config.max_seconds else None
-            ready_said = not config.say_ready
-            while not stop.is_set():
-                t0 = perf()
-                item = reader.get(timeout=_GET_TIMEOUT_S)
-                t1 = perf()
-                if status_queue:
-                    drain_status(last_index, last_t)
-                if repeat_request.is_set():
-                    repeat_request.clear()
-                    do_repeat(last_index, last_t)
-                if item is None:
-                    if reader.finished:
-                        summary.stopped_by = "end of source" if reader.error is None else "source failed"
-                        summary.error = reader.error
-                        break
-                    if deadline is not None and t1 >= deadline:
-                        summary.stopped_by = "max_seconds"
-                        break
-                    continue
-                frame_id, frame, t_capture = item
-                index = frame_id - 1
-                t = index / video_fps if use_video_clock else t_capture
-                if not ready_said:
-                    ready_said = True
-                    speaker.say(phrases.text("ready", "Ready"), key="ready")
-
-                rgb = preprocess(frame)
-                classifier.set_input(rgb)
-                t2 = perf()
-                classifier.invoke()
-                t3 = perf()
-                probs = classifier.output()
-                event = decider.update(probs, t)
-                t4 = perf()
-                timer.add(I_CAP, t1 - t0)
-                timer.add(I_PRE, t2 - t1)
-                timer.add(I_INV, t3 - t2)
-                timer.add(I_DEC, t4 - t3)
-                if event is not None:
-                    if event.kind == "announce":
-                        text = texts[event.label]
-                        speaker.say(text, key=event.label)
-                    else:
-                        text = hint_text
-                        speaker.say(text, key="hint")
-                    t5 = perf()
-                    timer.add(I_SPK, t5 - t4)
-                    emit(event.kind, event.label, event.confidence, t, index, text, t_capture)
-                else:
-                    t5 = t4
-                timer.add(I_FRM, (t5 - t1) + 0.0)
-                frames += 1
-                stats_frames += 1
-                last_index, last_t = index, t
-
-                if display is not None:
-                    top = int(np.argmax(probs))
-                    hot = decider.in_view is not None
-                    lines = [f"{decider.in_view or '-'}", f"top {labels[top]} {float(probs[top]):.2f}",
-                             f"invoke {(t3 - t2) * 1000:.1f} ms"]
-                    key = display.show(frame, _region_box(preprocess, frame.shape), lines, hot)
-                    if key in (ord("r"), ord("R")):
-                        do_repeat(index, t)
-                    elif key in (ord("q"), ord("Q"), 27):
-                        summary.stopped_by = "quit key"
-                        break
-                    if not display.enabled:
-                        display = None
-
-                now = perf()
-                if config.stats and now >= next_stats:
-                    means = timer.window_means()
-                    fps = stats_frames / max(1e-9, now - stats_start)
-                    say_line("stats: " + f"{fps:5.1f} fps | " + " | ".join(
-                        f"{n} {means[n]:.2f} ms" for n in STAGES if means[n] == means[n])
-                        + f" | dropped {reader.dropped} | reconnects {reader.reconnects}")
-                    stats_frames, stats_start, next_stats = 0, now, now + config.stats_interval_s
-                if config.max_frames is not None and frames >= config.max_frames:
-                    summary.stopped_by = "max_frames"
-                    break
-                if deadline is not None and now >= deadline:
-                    summary.stopped_by = "max_seconds"
-                    break
-            if not summary.stopped_by:
-                summary.stopped_by = f"signal {received[0]}" if received else "stopped"
-            summary.frames = frames
+        with stop_on_signals(loop.stop, config.handle_signals, loop.received):
+            loop.begin()
+            while not loop.stop.is_set() and loop.step():
+                pass
+            loop.finish()
     finally:
-        elapsed = perf() - started
-        if reader is not None:
-            reader.stop()
-            summary.captured = reader.frames
-            summary.dropped = reader.dropped
-            summary.reconnects = reader.reconnects
-            if status_queue:
-                with contextlib.suppress(Exception):
-                    drain_status(-1, 0.0)
-        else:
-            with contextlib.suppress(Exception):
-                source.close()
-        natural_end = summary.stopped_by in ("end of source", "max_frames", "max_seconds")
-        speaker.close(timeout=3.0 if natural_end else 1.0, drain=natural_end)
-        if display is not None:
-            display.close()
-        if button is not None:
-            with contextlib.suppress(Exception):
-                button.close()
-        summary.seconds = round(elapsed, 3)
-        loop_s = float(timer.total[I_FRM] + timer.total[I_CAP]) / 1000.0
-        summary.fps = round(summary.frames / loop_s, 2) if loop_s > 0 and summary.frames else 0.0
-        summary.stages = timer.stats()
-        if jsonl is not None:
-            jsonl.write({"event": "stop", "time": _now_iso(), "reason": summary.stopped_by or "error",
-                         "frames": summary.frames, "announcements": len(summary.announcements),
-                         "fps": summary.fps, "dropped": summary.dropped, "reconnects": summary.reconnects})
-            jsonl.close()
-    return summary
+        loop.close()
+    return loop.summary
 
 
 # ------------------------------------------------------------------------------------------ reporting

@@ -11,13 +11,16 @@ both are held to the language-neutral cases in ``tests/vectors/decision_setup.js
   ``background`` when there is one, else none (every label is a note).
 * hold-steady hint: off unless the user asks for it (``hint_after_s`` > 0).
 
-Pure Python, no numpy: the same logic must read the same in Kotlin.
+Pure Python, no numpy: the same logic must read the same in Kotlin. The defaults are the decision layer's
+own (``DecisionConfig``, decision_config.py), declared there once.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from edgetl.runtime.decision_config import DecisionConfig
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -29,9 +32,9 @@ __all__ = [
     "decision_setup",
 ]
 
-DEFAULT_THRESHOLD = 0.8  # neither the user nor the card gives one
+DEFAULT_THRESHOLD = DecisionConfig.threshold  # neither the user nor the card gives one (0.8)
 MIN_CARD_THRESHOLD = 0.5  # a card threshold below this is raised to it
-DEFAULT_HINT_AFTER_S = 0.0  # the "hold the note steady" hint is off unless asked for
+DEFAULT_HINT_AFTER_S = DecisionConfig.hint_after_s  # the "hold the note steady" hint is off unless asked for
 FALLBACK_BACKGROUND = "background"
 
 

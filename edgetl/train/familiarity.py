@@ -30,14 +30,13 @@ from edgetl.atomic import write_bytes
 from edgetl.data.images import load_square_batch
 from edgetl.errors import EdgetlError
 from edgetl.run import GATE, Run
+from edgetl.train.config import DEFAULT_KEEP
 
 GATE_FILE = GATE  # the gate's file in a run folder
 GATE_FORMAT = 2  # 1: the whole-picture probe only (refitted on the next export)
 MIN_VAL_NOTES = 20  # fewer right answers than this cannot place the thresholds
 EDGE = 0.02  # each probe goes from 0.05 to 0.95 over +-EDGE of cosine similarity around its centre
 SLOPE = math.log(19) / EDGE
-DEFAULT_KEEP = 0.99  # 0.95 silenced 29 % of an unseen photographer's notes, 0.99 10.5 %; the price is more
-# foreign notes let through on familiar-looking photos (BENCHMARKS.md, "Recognition")
 PROBES = ("whole", "note")
 
 

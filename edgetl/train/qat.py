@@ -23,7 +23,7 @@ from edgetl.metrics import classification_report
 from edgetl.run import Run
 from edgetl.train import augment, backbones
 from edgetl.train.backbones import to_model_input
-from edgetl.train.config import TrainConfig
+from edgetl.train.config import QatConfig, TrainConfig
 from edgetl.train.loading import load_run_model
 
 
@@ -313,8 +313,9 @@ def _wrapped(run: Run, images: np.ndarray, learning_rate: float, options: TrainC
     return qmodel
 
 
-def qat(run: str | Path, epochs: int = 2, learning_rate: float = 1e-5, batch_size: int = 32, max_images: int | None = 2000,
-        seed: int = 0, log: Callable[[str], None] = print) -> dict:
+def qat(run: str | Path, epochs: int = QatConfig.epochs, learning_rate: float = QatConfig.learning_rate,
+        batch_size: int = QatConfig.batch_size, max_images: int | None = QatConfig.max_images, seed: int = QatConfig.seed,
+        log: Callable[[str], None] = print) -> dict:
     """Fine-tune ``run``'s classifier quantization-aware; save RUN/qat_weights.h5 and return its metrics."""
     from edgetl.tf_env import keras
 

@@ -457,12 +457,18 @@ def train(
     out = Path(out)
     config = config or TrainConfig()
     backbones.validate(config.alpha, config.size, config.backbone)
+    created = not out.exists()
     prepare_run_dir(out, resume, force)
     state_path = out / STATE
     state = json.loads(state_path.read_text()) if resume and state_path.exists() else {}
     config = _starting_config(out, config, resume, log)
     training = _Training(RunFolder(out), config, state, log)
-    parts = training.split(data)
+    try:
+        parts = training.split(data)
+    except EdgetlError:
+        if created and not any(out.iterdir()):  # refused data leaves no empty run folder behind
+            out.rmdir()
+        raise
     net = training.build(parts)
     feats = training.cache(net, parts)
     n = len(parts["train"].classes)

@@ -1,6 +1,6 @@
 """Write the Android instrumentation test's own model and expectations (android_demo/app/src/androidTest/assets).
 
-The model is the tests' tiny "colour" classifier (tests/test_runtime_no_tf.py: a real uint8-in/uint8-out
+The model is the tests' tiny "colour" classifier (tests/conftest.py: a real uint8-in/uint8-out
 int8 TFLite model; a mostly red picture is the 10, a mostly green one the 20, anything else background),
 saved under the app's fixed asset names so NoteClassifier opens it exactly as it opens an exported model.
 colour_cases.json holds what the Pi's runtime (edgetl.runtime: Classifier, decision_setup, Decider) makes
@@ -73,7 +73,7 @@ def python_expectations(model: Path) -> dict:
 def main(out: Path = ASSETS) -> None:
     sys.path.insert(0, str(ROOT))
     from edgetl.card import ModelCard
-    from tests.test_runtime_no_tf import build_colour_model
+    from tests.conftest import build_colour_model
 
     with tempfile.TemporaryDirectory() as tmp:
         built = build_colour_model(Path(tmp))

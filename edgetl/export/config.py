@@ -1,0 +1,19 @@
+"""Export's defaults, declared once: `export()` and `edgetl export` both read them from here. Light to import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgetl.train.config import DEFAULT_KEEP
+
+QUANTIZATIONS = ("int8", "fp16", "dynamic", "float32")
+OUTPUT_TYPES = ("uint8", "float32")
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    out_dir: str = "models"
+    calibration_count: int = 200  # images the int8 converter calibrates its ranges on
+    output_type: str = "uint8"  # int8 model output: uint8 (smallest, what the app reads) or float32
+    target_precision: float = 0.995  # the card's announce threshold is placed to reach this on held-out photos
+    familiarity: float | None = DEFAULT_KEEP  # share of right validation answers the gate keeps (None: no gate)
