@@ -29,7 +29,7 @@ import numpy as np
 
 from edgetl.card import ModelCard
 from edgetl.errors import EdgetlError
-from edgetl.run import Run
+from edgetl.run import Run, read_json_object
 
 REPORT_NAME = "report.html"
 THUMB_SIDE = 112
@@ -39,16 +39,6 @@ FIGURES = ("training_curves.png", "confusion_matrix.png")  # the run's own plots
 
 
 # ---- reading the run ---------------------------------------------------------------------------------------
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise EdgetlError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
-    if not isinstance(data, dict):
-        raise EdgetlError(f"{path}: expected a JSON object")
-    return data
 
 
 class RunFiles(Run):
@@ -133,7 +123,7 @@ def _export_details(card_path: Path, card: ModelCard) -> dict:
     """Op-level facts from the `NAME_export_report.json` written beside the card, when it still describes this file."""
     for report_path in card_path.parent.glob("*_export_report.json"):
         try:
-            doc = _read_json(report_path)
+            doc = read_json_object(report_path)
         except EdgetlError:
             continue
         models = doc.get("models")

@@ -121,8 +121,8 @@ class RunFolder:
         return self.qat_weights
 
 
-def _read_json(path: Path) -> dict:
-    """A JSON object from the run folder; absent is empty, unreadable is one line."""
+def read_json_object(path: Path) -> dict:
+    """A JSON object written by edgetl (run files, export reports); absent is empty, unreadable is one line."""
     if not path.is_file():
         return {}
     try:
@@ -201,7 +201,7 @@ class Run(RunFolder):
 
     @classmethod
     def _read(cls, path: Path, model_file: Path) -> "Run":
-        config = _read_json(path / CONFIG)
+        config = read_json_object(path / CONFIG)
         try:
             labels = _read_labels(path / LABELS)
         except (OSError, ValueError) as exc:
@@ -238,7 +238,7 @@ class Run(RunFolder):
 
     @cached_property
     def metrics(self) -> dict:
-        return _read_json(self.metrics_file)
+        return read_json_object(self.metrics_file)
 
     @cached_property
     def history(self) -> list[dict]:

@@ -171,6 +171,21 @@ def _ignored_files(folder: Path) -> list[Path]:
     return out
 
 
+def _class_folders(folder: Path, split: str | None, expected: str, errors: list[str], warn: list[str],
+                   entries: list, ignored: list[Path]) -> list[str]:
+    """One folder of class folders: its class names; its images go to ``entries``, stray files to warnings."""
+    dirs = class_dirs(folder)
+    if not dirs:
+        errors.append(f"{folder} has no class sub-folders ({expected})")
+    strays = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")]
+    if strays:
+        warn.append(f"{len(strays)} image(s) directly in {folder} are ignored: put them in a class folder")
+    for d in dirs:
+        entries.extend(_Entry(p, d.name, split) for p in list_images(d))
+        ignored.extend(_ignored_files(d))
+    return [d.name for d in dirs]
+
+
 def _collect(root: Path, errors: list[str], warn: list[str]) -> tuple[str, list[str], list[_Entry], list[Path]]:
     """Find the layout, the classes and every image to inspect. Problems go to errors/warnings."""
     if root.suffix.lower() == ".json" and root.is_file():
@@ -196,16 +211,7 @@ def _collect(root: Path, errors: list[str], warn: list[str]) -> tuple[str, list[
                 if name == "test":
                     warn.append(f"no {name}/ folder: there is no held-out {name} set to report final accuracy on")
                 continue
-            dirs = class_dirs(folder)
-            if not dirs:
-                errors.append(f"{folder} has no class sub-folders (expected e.g. {folder}/10/*.jpg)")
-            per_split[name] = [d.name for d in dirs]
-            strays = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")]
-            if strays:
-                warn.append(f"{len(strays)} image(s) directly in {folder} are ignored: put them in a class folder")
-            for d in dirs:
-                entries.extend(_Entry(p, d.name, name) for p in list_images(d))
-                ignored.extend(_ignored_files(d))
+            per_split[name] = _class_folders(folder, name, f"expected e.g. {folder}/10/*.jpg", errors, warn, entries, ignored)
         train_classes = set(per_split.get("train", []))
         for name in ("val", "test"):
             unknown = [c for c in per_split.get(name, []) if c not in train_classes]
@@ -214,16 +220,8 @@ def _collect(root: Path, errors: list[str], warn: list[str]) -> tuple[str, list[
         classes = sorted({c for names in per_split.values() for c in names}, key=natural_key)
     else:
         layout = "classes"
-        dirs = class_dirs(root)
-        if not dirs:
-            errors.append(f"{root} has no class sub-folders (expected one folder of images per class, e.g. {root}/10/*.jpg, {root}/500/*.jpg)")
-        strays = [p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")]
-        if strays:
-            warn.append(f"{len(strays)} image(s) directly in {root} are ignored: put them in a class folder")
-        for d in dirs:
-            entries.extend(_Entry(p, d.name, None) for p in list_images(d))
-            ignored.extend(_ignored_files(d))
-        classes = [d.name for d in dirs]
+        classes = _class_folders(root, None, f"expected one folder of images per class, e.g. {root}/10/*.jpg, {root}/500/*.jpg",
+                                 errors, warn, entries, ignored)
     return layout, classes, entries, ignored
 
 

@@ -23,6 +23,7 @@ from edgetl.metrics import classification_report
 from edgetl.run import Run
 from edgetl.train import augment, backbones
 from edgetl.train.backbones import to_model_input
+from edgetl.train.batches import random_view_batches
 from edgetl.train.config import QatConfig, TrainConfig
 from edgetl.train.loading import load_run_model
 
@@ -278,25 +279,11 @@ def _view_batches(k, images: np.ndarray, labels: np.ndarray, hashes: list[str], 
                   seed: int, mean: float, std: float):
     """Fresh order and a random cached-style view (plain or augmented) of each image, every epoch."""
 
-    class Batches(k.utils.Sequence):
-        def __init__(self):
-            super().__init__()
-            self.rng = np.random.default_rng(seed)
-            self.on_epoch_end()
+    def fetch(idx: np.ndarray, view: np.ndarray):
+        batch = np.stack([augment.make_view(images[j], hashes[j], int(v)) for j, v in zip(idx, view)])
+        return to_model_input(batch, mean, std), np.eye(n, dtype=np.float32)[labels[idx]]
 
-        def on_epoch_end(self):
-            self.order = self.rng.permutation(len(images))
-            self.view = self.rng.integers(0, views, size=len(images))
-
-        def __len__(self):
-            return int(np.ceil(len(images) / batch_size))
-
-        def __getitem__(self, i):
-            idx = self.order[i * batch_size : (i + 1) * batch_size]
-            batch = np.stack([augment.make_view(images[j], hashes[j], int(self.view[j])) for j in idx])
-            return to_model_input(batch, mean, std), np.eye(n, dtype=np.float32)[labels[idx]]
-
-    return Batches()
+    return random_view_batches(k, len(images), views, batch_size, seed, fetch)
 
 
 def _wrapped(run: Run, images: np.ndarray, learning_rate: float, options: TrainConfig):

@@ -29,6 +29,7 @@ from edgetl.metrics import classification_report
 from edgetl.progress import enabled as progress_enabled
 from edgetl.run import CONFIG, Run, RunFolder
 from edgetl.train import augment, backbones
+from edgetl.train.batches import random_view_batches
 from edgetl.train.config import TrainConfig
 from edgetl.train.features import CacheStats, FeatureCache, cache_key, default_cache_dir, extract
 
@@ -177,25 +178,8 @@ def _hashes(samples) -> list[str]:
 
 def _view_batches(keras, x: np.ndarray, y: np.ndarray, n_classes: int, batch: int, seed: int):
     """Each epoch: every image once, in a new order, as one of its cached views picked at random."""
-
-    class Views(keras.utils.Sequence):
-        def __init__(self):
-            super().__init__()
-            self.rng = np.random.default_rng(seed)
-            self.on_epoch_end()
-
-        def on_epoch_end(self):
-            self.order = self.rng.permutation(len(x))
-            self.view = self.rng.integers(0, x.shape[1], size=len(x))
-
-        def __len__(self):
-            return int(np.ceil(len(x) / batch))
-
-        def __getitem__(self, i):
-            idx = self.order[i * batch : (i + 1) * batch]
-            return x[idx, self.view[idx]].astype(np.float32), _one_hot(y[idx], n_classes)
-
-    return Views()
+    return random_view_batches(keras, len(x), x.shape[1], batch, seed,
+                               lambda idx, view: (x[idx, view].astype(np.float32), _one_hot(y[idx], n_classes)))
 
 
 def _predict(model, x: np.ndarray, batch: int = 256) -> np.ndarray:
