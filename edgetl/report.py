@@ -16,10 +16,8 @@ This module gathers and measures everything into a `RunReport`; `edgetl.report_h
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
-import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -29,6 +27,7 @@ import numpy as np
 
 from edgetl.card import ModelCard
 from edgetl.errors import EdgetlError
+from edgetl.report_html import percent, render, utc_time
 from edgetl.run import Run, read_json_object
 
 REPORT_NAME = "report.html"
@@ -45,6 +44,13 @@ class RunFiles(Run):
     """A finished `edgetl train` run folder (edgetl/run.py reads it) with what the report adds."""
 
     needs_results = True
+
+    @property
+    def backbone(self) -> dict:
+        """The backbone's name, width (alpha) and input size, as the run's config records them."""
+        options = self.train_options
+        return {"name": options.get("backbone", "mobilenet_v2"), "alpha": options.get("alpha"),
+                "size": (self.config.get("input") or {}).get("size", options.get("size"))}
 
     @property
     def name(self) -> str:
@@ -310,21 +316,6 @@ def unreadable_count(run: RunFiles) -> int | None:
     return len([line for line in text.splitlines() if line.strip()])
 
 
-def utc_time(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(timestamp))
-
-
-def percent(x) -> str:
-    return "n/a" if x is None else f"{100 * float(x):.1f}%"
-
-
-def backbone_of(run: RunFiles) -> dict:
-    """The backbone's name, width (alpha) and input size, as the run's config records them."""
-    options = run.train_options
-    return {"name": options.get("backbone", "mobilenet_v2"), "alpha": options.get("alpha"),
-            "size": (run.config.get("input") or {}).get("size", options.get("size"))}
-
-
 # ---- the report --------------------------------------------------------------------------------------------
 
 
@@ -349,7 +340,7 @@ class RunReport:
             "run": str(run.path),
             "name": run.name,
             "finished": utc_time(run.finished),
-            "backbone": backbone_of(run),
+            "backbone": run.backbone,
             "test_top1": (run.metrics.get("test") or {}).get("top1"),
             "export_dirs": [str(d) for d in self.export_dirs],
             "exports": [{k: r.get(k) for k in ("quantization", "model", "size_bytes", "top1", "top1_diff_points",
@@ -361,8 +352,6 @@ class RunReport:
         }
 
     def html(self) -> str:
-        from edgetl.report_html import render
-
         return render(self)
 
     def save(self, out: str | Path | None = None) -> Path:

@@ -10,16 +10,26 @@ from __future__ import annotations
 import base64
 import html
 import json
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import edgetl
-from edgetl.report import backbone_of, percent, utc_time
 
-if TYPE_CHECKING:
-    from edgetl.report import RunFiles, RunReport
+# `rep` is an edgetl.report.RunReport and `run` its RunFiles: named in annotations only, never imported
+# (report imports this module to render, not the other way round).
 
 SPLIT_ORDER = ("train", "val", "test")
+
+
+def utc_time(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(timestamp))
+
+
+def percent(x) -> str:
+    return "n/a" if x is None else f"{100 * float(x):.1f}%"
+
+
 HEADER_COLOUR = "#12355b"  # the header band; tests look for it in a browser screenshot
 
 STYLE = f"""
@@ -72,7 +82,7 @@ def _data_uri(png: bytes) -> str:
 
 
 def _backbone_text(run: RunFiles) -> str:
-    b = backbone_of(run)
+    b = run.backbone
     alpha = f" α {b['alpha']:g}" if isinstance(b["alpha"], (int, float)) else ""
     size = f", {b['size']} px" if b["size"] else ""
     return f"{b['name']}{alpha}{size}"
