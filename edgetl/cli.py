@@ -253,7 +253,8 @@ def evaluate(
     model: Path = typer.Argument(..., help="A .tflite (card beside it), a .keras model or a run folder."),
     data: Optional[Path] = typer.Argument(None, help="Run folder, split .json, train/val/test tree or class folders (default: the run's split)."),
     split: str = typer.Option("test", help="Which split of a run/manifest/tree."),
-    compare: Optional[Path] = typer.Option(None, help="Another model to compare with (accuracy difference, top-1 agreement)."),
+    compare: Optional[Path] = typer.Option(None, help="Another model to compare with (accuracy difference, top-1 agreement); "
+                                           "a gated export against its own run also shows the gate's and quantization's shares apart."),
     negatives: List[Path] = typer.Option([], help="Folders of images that must not be announced (scenes, foreign notes)."),
     out: Optional[Path] = typer.Option(None, help="Folder for evaluation.json, confusion_matrix.png, misclassified.png, selective.png."),
     card: Optional[Path] = typer.Option(None, help="Model card, when not beside the .tflite."),

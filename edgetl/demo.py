@@ -51,9 +51,14 @@ def run_demo(out: Path, weights: str = "imagenet", per_class: int = 80, size: in
     int8_model = Path(exported.files["int8"]["model"])
     log("5/6 evaluating int8 against the float model on the held-out split")
     report = evaluate(int8_model, result.run, compare=result.run, out_dir=out / "evaluation", progress=False, min_spoken=20)
-    cmp = report["compare"]
-    log(f"    int8 top-1 {cmp['top1_model']:.1%}, float {cmp['top1_compare']:.1%}, "
-        f"difference {cmp['accuracy_diff']:+.1f} points, top-1 agreement {cmp['agreement']:.1%}")
+    cmp, effects = report["compare"], report.get("effects")
+    if effects:  # what the gate costs and what int8 costs, measured apart on the same photos
+        log(f"    float {effects['float']:.1%} -> with the familiarity gate {effects['float_gate']:.1%} "
+            f"({effects['gate_share_points']:+.1f} points) -> int8 with the same gate {effects['exported']:.1%} "
+            f"({effects['quantization_share_points']:+.1f} points from quantization)")
+    else:
+        log(f"    int8 top-1 {cmp['top1_model']:.1%}, float {cmp['top1_compare']:.1%}, "
+            f"difference {cmp['accuracy_diff']:+.1f} points, top-1 agreement {cmp['agreement']:.1%}")
     log(f"6/6 running the camera loop over a {video_seconds:.0f} s synthetic clip (printing instead of speaking)")
     clip = out / "clip.mp4"
     truth = make_video(clip, seed=seed, size=(320, 240), seconds=video_seconds)
@@ -68,5 +73,5 @@ def run_demo(out: Path, weights: str = "imagenet", per_class: int = 80, size: in
     log(f"artefacts: {result.run}/ (model.keras, metrics.json, training_curves.png, confusion_matrix.png), "
         f"{out / 'models'}/ (notes_int8.tflite, notes_fp16.tflite, cards), {out / 'evaluation'}/")
     log(f"demo finished in {time.perf_counter() - started:.0f} s")
-    return {"run": str(result.run), "test_top1": float_test["top1"], "int8": str(int8_model), "compare": cmp,
+    return {"run": str(result.run), "test_top1": float_test["top1"], "int8": str(int8_model), "compare": cmp, "effects": effects,
             "announcements": [a.label for a in summary.announcements], "score": score}

@@ -194,11 +194,12 @@ def evaluate(model: str | Path, data=None, split: str = "test", compare: str | P
         raise EdgetlError(f"model not found: {model}")
     pairs, data_desc, used_split = _resolve_data(data, split, model)
     main, other = _load_models(model, card, compare, compare_card, threads)
+    gated = _gated_float(main, other, log) if other is not None else None
     entries, negative_folders = _labelled_entries(pairs, negatives, main, limit)
     index = {name: i for i, name in enumerate(main.labels)}
     silent = [index[name] for name in silent_labels if name in index]
     request = _Request(thresholds, target_precision, min_spoken, silent)
-    scores = _score(main, other, entries, data_desc, progress, log)
+    scores = _score(main, [m for m in (other, gated) if m is not None], entries, data_desc, progress, log)
     report: dict = {"model": main.describe(), "data": data_desc, "split": used_split,
                     "negatives_folders": [str(Path(d)) for d in negatives], "negatives_classes": negative_folders}
     curve = _summarise(report, main, scores, request)
@@ -207,6 +208,8 @@ def evaluate(model: str | Path, data=None, split: str = "test", compare: str | P
     mistakes = _worst_mistakes(main, scores, request.silent, report)
     if other is not None:
         report["compare"] = _compare(report, main, other, scores, request)
+    if gated is not None:
+        report["effects"] = _effects(report, scores)
     if out_dir is not None:
         report["artefacts"] = _write(report, mistakes, Path(out_dir))
     return report
@@ -237,18 +240,17 @@ def _labelled_entries(pairs: list[tuple[Path, str]], negatives: Sequence[str | P
     return [entries[i] for i in _subsample(len(entries), limit)], negative_folders
 
 
-def _score(main: Predictor, other: Predictor | None, entries: list[tuple[Path, int]], data_desc: str, progress: bool,
+def _score(main: Predictor, others: list[Predictor], entries: list[tuple[Path, int]], data_desc: str, progress: bool,
            log: Callable[[str], None]) -> Scores:
-    """Both models on the same decoded photos; the compared model's columns put in the main model's label order."""
+    """Every model on the same decoded photos; the other models' columns put in the main model's label order."""
     from edgetl.progress import track
 
-    models = [main] if other is None else [main, other]
     bar = (lambda parts: track(parts, f"evaluating {main.path.name}", total=len(parts))) if progress else None
-    scores = score(models, entries, log=log, chunks=bar)
+    scores = score([main, *others], entries, log=log, chunks=bar)
     if not len(scores):
         raise EdgetlError(f"none of the {len(entries)} images in {data_desc} could be read")
-    if other is not None:
-        scores.probs[1] = scores.probs[1][:, [other.labels.index(name) for name in main.labels]]
+    for i, other in enumerate(others, start=1):
+        scores.probs[i] = scores.probs[i][:, [other.labels.index(name) for name in main.labels]]
     return scores
 
 
@@ -337,6 +339,52 @@ def _compare(report: dict, main: Predictor, other: Predictor, scores: Scores, re
     }
 
 
+def _gated_float(main: Predictor, other: Predictor, log: Callable[[str], None]) -> Predictor | None:
+    """The compared float run with the exported model's familiarity gate built in, when ``main`` is a gated
+    export of it: the middle step that splits a difference into what the gate costs and what int8 costs."""
+    gate_info = main.card.familiarity if main.card is not None else None
+    if main.kind != "tflite" or other.kind != "keras" or not gate_info:
+        return None
+    from edgetl.export.gate import gated_model
+    from edgetl.run import Run
+    from edgetl.train.backbones import to_model_input
+    from edgetl.train.config import DEFAULT_KEEP
+    from edgetl.train.familiarity import gate_for_run
+    from edgetl.train.loading import load_run_model
+
+    run = Run.open_model(other.path)
+    net = load_run_model(run)
+    gate = gate_for_run(run, net, log=lambda m: log(f"float+gate: {m}"), keep=float(gate_info.get("keep", DEFAULT_KEEP)))
+    if gate is None:
+        return None
+    gated = gated_model(net, gate, run.labels, run.background)
+
+    def predict(images: np.ndarray, batch: int = 64) -> np.ndarray:
+        return np.concatenate([gated(to_model_input(images[i : i + batch], run.mean, run.std), training=False).numpy()
+                               for i in range(0, len(images), batch)])
+
+    return Predictor(run.model_file, "keras+gate", list(run.labels), run.size, predict)
+
+
+def _effects(report: dict, scores: Scores) -> dict:
+    """float -> float with the gate -> int8 with the gate, on the same photos: each step's share of the difference.
+
+    Top-1 counts a note the gate silenced as missed, as the exported model's own top-1 does.
+    """
+    y = scores.truth
+    pos = y >= 0
+    float_top1 = classification_report(y[pos], scores.probs[1][pos], report["classes"])["top1"]
+    gated_top1 = classification_report(y[pos], scores.probs[2][pos], report["classes"])["top1"]
+    int8_top1 = report["top1"]
+
+    def points(a, b):
+        return None if a is None or b is None else round((a - b) * 100, 2)
+
+    return {"float": float_top1, "float_gate": gated_top1, "exported": int8_top1,
+            "gate_share_points": points(gated_top1, float_top1), "quantization_share_points": points(int8_top1, gated_top1),
+            "total_points": points(int8_top1, float_top1)}
+
+
 def _write(report: dict, mistakes: list[dict], out: Path) -> dict:
     from edgetl import gallery, plots
     from edgetl.atomic import write_json
@@ -361,6 +409,10 @@ def _write(report: dict, mistakes: list[dict], out: Path) -> dict:
 
 def _pct(x) -> str:
     return "  n/a" if x is None else f"{100 * x:5.1f}%"
+
+
+def _signed(points) -> str:
+    return "n/a" if points is None else f"{points:+.1f} points"
 
 
 def format_report(report: dict) -> str:
@@ -403,6 +455,11 @@ def format_report(report: dict) -> str:
         diff = "n/a" if c["accuracy_diff"] is None else f"{c['accuracy_diff']:+.2f} points"
         lines.append(f"compare {c['model']['path']} ({c['model']['kind']}): top-1 {_pct(c['top1_compare']).strip()}, "
                      f"difference {diff}, agreement {_pct(c['agreement']).strip()}")
+    if "effects" in report:
+        e = report["effects"]
+        lines.append(f"effects float {_pct(e['float']).strip()} -> with the gate {_pct(e['float_gate']).strip()} "
+                     f"(gate {_signed(e['gate_share_points'])}) -> as exported {_pct(e['exported']).strip()} "
+                     f"(quantization {_signed(e['quantization_share_points'])})")
     for k, v in report.get("artefacts", {}).items():
         lines.append(f"wrote   {v}")
     return "\n".join(lines)

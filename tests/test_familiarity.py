@@ -281,3 +281,19 @@ def test_a_new_keep_moves_only_the_thresholds_and_another_model_refits(learned_r
     said.clear()
     refitted = gate_for_run(run, net, log=said.append, keep=0.9)
     assert "fitted for another model.keras" in said[0] and refitted.model_sha256 == gate.model_sha256 != ""
+
+
+def test_evaluate_splits_a_difference_into_the_gates_share_and_quantizations(learned_export, learned_run):
+    """int8+gate vs its float run: the middle step (float with the same gate) is scored on the same photos."""
+    from edgetl.evaluate import evaluate, format_report
+
+    result, _, _ = learned_export
+    int8 = result.files["int8"]["model"]
+    report = evaluate(int8, learned_run.run, compare=learned_run.run, progress=False, log=lambda m: None)
+    e = report["effects"]
+    assert e["exported"] == report["top1"] and e["float"] == report["compare"]["top1_compare"]
+    assert abs(e["gate_share_points"] + e["quantization_share_points"] - e["total_points"]) < 0.02
+    assert abs(e["quantization_share_points"]) <= 10, e  # the same gate on both sides: int8 alone costs little
+    assert "effects float" in format_report(report) and "(gate " in format_report(report)
+    # without the float run beside it there is nothing to split
+    assert "effects" not in evaluate(int8, learned_run.run, progress=False, log=lambda m: None)
