@@ -113,26 +113,32 @@ def data_check(
 @data_app.command("split")
 def data_split(
     path: List[Path] = typer.Argument(..., help="One or more class-folder roots (same-named classes merge)."),
-    out: Path = typer.Option(..., help="A .json manifest, or a folder to receive train/ val/ test/ class folders."),
+    out: Path = typer.Option(..., help="Folder to write into: split.json (the manifest), or with --folders train/ val/ test/."),
+    folders: bool = typer.Option(False, "--folders", help="Write train/ val/ test/ class folders into --out instead of split.json."),
     val: float = typer.Option(0.1, help="Share of each class for validation."),
     test: float = typer.Option(0.1, help="Share of each class for test."),
     seed: int = typer.Option(0, help="Same seed and files, same split."),
-    link: bool = typer.Option(False, help="Symlink instead of copying when writing folders."),
+    link: bool = typer.Option(False, help="With --folders: symlink instead of copying."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
-    """Stratified, deterministic train/val/test split, written as a manifest or as folders."""
+    """Stratified, deterministic train/val/test split, written as OUT/split.json or (--folders) as folders."""
     from edgetl.data.check import split_to_folders
     from edgetl.data.folders import scan, split, write_manifest
 
+    if out.suffix.lower() == ".json" or out.is_file():
+        raise typer.BadParameter(f"--out is a folder (the manifest is written as split.json inside it); got {out}")
+    if link and not folders:
+        raise typer.BadParameter("--link only applies to --folders")
     parts = split(scan(path), val=val, test=test, seed=seed)
-    if out.suffix == ".json":
-        write_manifest(parts, out, seed=seed)
-    else:
+    written = out if folders else out / "split.json"
+    if folders:
         split_to_folders(parts, out, link=link)
+    else:
+        write_manifest(parts, written, seed=seed)
     summary = {name: {"images": len(part), "per_class": part.counts()} for name, part in parts.items()}
     text = "\n".join(f"{name:5s} {s['images']:6d} images  " + ", ".join(f"{c}: {n}" for c, n in s["per_class"].items())
                      for name, s in summary.items())
-    _emit({"out": str(out), "seed": seed, "splits": summary}, as_json, f"{text}\nwrote {out}")
+    _emit({"out": str(written), "seed": seed, "splits": summary}, as_json, f"{text}\nwrote {written}")
 
 
 @app.command()
@@ -457,7 +463,7 @@ def explain(
 @app.command()
 def report(
     run: Path = typer.Argument(..., help="A training run folder."),
-    out: Optional[Path] = typer.Option(None, help="HTML file to write (default RUN/report.html)."),
+    out: Optional[Path] = typer.Option(None, help="Folder to write report.html into (default: the run folder)."),
     export_dir: Optional[Path] = typer.Option(None, "--export", help="Folder of this run's exports (default: models/ here, beside the run, beside its parent, and the run itself)."),
     no_latency: bool = typer.Option(False, "--no-latency", help="Do not time the exported models."),
     gradcam: bool = typer.Option(False, "--gradcam", help="Show mistakes with Grad-CAM heat-maps (loads TensorFlow and the float model)."),

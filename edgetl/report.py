@@ -355,11 +355,14 @@ class RunReport:
         return render(self)
 
     def save(self, out: str | Path | None = None) -> Path:
+        """Write ``OUT/report.html`` (default: the run folder); like every ``--out``, OUT is a folder."""
         from edgetl.atomic import write_text
 
-        dest = Path(out) if out is not None else self.run.path / REPORT_NAME
-        if dest.is_dir():
-            dest = dest / REPORT_NAME
+        folder = Path(out) if out is not None else self.run.path
+        if folder.suffix.lower() in (".html", ".htm") or folder.is_file():
+            raise EdgetlError(f"--out is a folder (the page is written as {REPORT_NAME} inside it); got {folder}")
+        folder.mkdir(parents=True, exist_ok=True)
+        dest = folder / REPORT_NAME
         write_text(dest, self.html())
         umask = os.umask(0)
         os.umask(umask)

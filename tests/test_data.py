@@ -584,3 +584,22 @@ def test_every_command_reads_a_split_tree_by_the_same_rule(tmp_path):
     assert not (tmp_path / "run").exists()
     asked = console("evaluate", tmp_path / "missing.tflite", tree, "--split", "val")
     assert asked.returncode == 2 and "error:" in asked.stderr
+
+
+def test_data_split_writes_into_the_out_folder(tmp_path, three_classes):
+    """`--out` is a folder for every command: split.json inside it, or train/ val/ test/ with --folders."""
+    import subprocess
+    import sys
+
+    edgetl = str(Path(sys.executable).with_name("edgetl"))
+    done = subprocess.run([edgetl, "data", "split", str(three_classes), "--out", str(tmp_path / "m"), "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["out"] == str(tmp_path / "m" / "split.json")
+    assert path_sets(load_splits(tmp_path / "m" / "split.json")) == path_sets(load_splits(three_classes, seed=0))
+    done = subprocess.run([edgetl, "data", "split", str(three_classes), "--out", str(tmp_path / "f"), "--folders"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and sorted(p.name for p in (tmp_path / "f").iterdir()) == ["test", "train", "val"]
+    refused = subprocess.run([edgetl, "data", "split", str(three_classes), "--out", str(tmp_path / "x.json")],
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "--out is a folder" in refused.stderr and "Traceback" not in refused.stderr

@@ -50,7 +50,8 @@ def _assert_self_contained(page: str) -> None:
 def test_report_without_exports_has_every_section(tiny_run, tmp_path):
     empty = tmp_path / "no-models"
     empty.mkdir()
-    out = report(tiny_run.run, out=tmp_path / "tiny.html", export_dir=empty, latency=False)
+    out = report(tiny_run.run, out=tmp_path / "pages", export_dir=empty, latency=False)
+    assert out == tmp_path / "pages" / "report.html"  # --out is a folder, like every command's
     page = out.read_text(encoding="utf-8")
     _assert_self_contained(page)
     assert "<title>edgetl report: tiny</title>" in page and "<h1>edgetl report: tiny</h1>" in page
@@ -103,7 +104,9 @@ def test_bad_input_is_one_clear_error(tmp_path, tiny_run):
     with pytest.raises(EdgetlError, match="has not finished"):
         report(unfinished)
     with pytest.raises(EdgetlError, match="export folder not found"):
-        report(tiny_run.run, out=tmp_path / "r.html", export_dir=tmp_path / "nowhere")
+        report(tiny_run.run, out=tmp_path / "r", export_dir=tmp_path / "nowhere")
+    with pytest.raises(EdgetlError, match="--out is a folder"):
+        report(tiny_run.run, out=tmp_path / "r.html", latency=False)
     proc = subprocess.run([sys.executable, "-m", "edgetl.cli", "report", str(tmp_path / "missing")], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
@@ -128,7 +131,7 @@ def test_report_renders_in_headless_chromium(tiny_run, tmp_path):
     browser = _chromium()
     empty = tmp_path / "no-models"
     empty.mkdir()
-    page = report(tiny_run.run, out=tmp_path / "tiny report.html", export_dir=empty, latency=False)
+    page = report(tiny_run.run, out=tmp_path / "tiny report", export_dir=empty, latency=False)
     url = page.resolve().as_uri()
     shot = tmp_path / "shot.png"
     width, height = 1280, 4000
