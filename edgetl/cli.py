@@ -433,13 +433,16 @@ def demo(
     per_class: int = typer.Option(80, help="Synthetic images per class."),
     size: int = typer.Option(160, help="Image and model input size in pixels."),
     seed: int = typer.Option(0, help="Random seed: same seed and data, same result."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout (the steps go to stderr)."),
 ):
     """Synthetic notes -> train -> evaluate on a held-out split, end to end."""
     from edgetl.demo import run_demo
     from edgetl.train.trainer import refuse_random_init
 
     refuse_random_init(weights)
-    run_demo(out, weights=weights, per_class=per_class, size=size, seed=seed, log=typer.echo)
+    log = (lambda m: typer.echo(m, err=True)) if as_json else typer.echo
+    result = run_demo(out, weights=weights, per_class=per_class, size=size, seed=seed, log=log)
+    _emit(result, as_json)
 
 
 @app.command()
