@@ -15,6 +15,7 @@ import typer
 
 from edgetl.errors import EdgetlError
 from edgetl.export.config import OUTPUT_TYPES, ExportConfig
+from edgetl.policy import TARGET_PRECISION
 from edgetl.train.config import QatConfig, TrainConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -264,7 +265,7 @@ def evaluate(
     negatives: List[Path] = typer.Option([], help="Folders of images that must not be announced (scenes, foreign notes)."),
     out: Optional[Path] = typer.Option(None, help="Folder for evaluation.json, confusion_matrix.png, misclassified.png, selective.png."),
     card: Optional[Path] = typer.Option(None, help="Model card, when not beside the .tflite."),
-    target_precision: float = typer.Option(0.995, help="Precision the announce threshold must reach."),
+    target_precision: float = typer.Option(TARGET_PRECISION, help="Precision the announce threshold must reach."),
     min_spoken: int = typer.Option(100, help="Spoken answers needed before a threshold is trusted."),
     threads: Optional[int] = typer.Option(None, help="Interpreter threads (default: LiteRT's choice)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),

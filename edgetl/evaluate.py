@@ -23,6 +23,7 @@ import numpy as np
 from edgetl.card import ModelCard, find_card
 from edgetl.errors import EdgetlError
 from edgetl.metrics import SILENT, classification_report, predicted, selective
+from edgetl.policy import TARGET_PRECISION
 from edgetl.scoring import Scores, score
 
 NONE_LABEL = "none"  # the true label of a negative: nothing should be announced
@@ -170,7 +171,7 @@ class _Request:
 
 def evaluate(model: str | Path, data=None, split: str = "test", compare: str | Path | None = None,
              out_dir: str | Path | None = None, thresholds: Sequence[float] | None = None,
-             target_precision: float = 0.995, silent_labels: Sequence[str] = ("background",), limit: int | None = None,
+             target_precision: float = TARGET_PRECISION, silent_labels: Sequence[str] = ("background",), limit: int | None = None,
              progress: bool = True, negatives: Sequence[str | Path] = (), card: str | Path | ModelCard | None = None,
              compare_card: str | Path | ModelCard | None = None, threads: int | None = None,
              log: Callable[[str], None] | None = None, min_spoken: int = 100) -> dict:
@@ -348,7 +349,7 @@ def _gated_float(main: Predictor, other: Predictor, log: Callable[[str], None]) 
     from edgetl.export.gate import gated_model
     from edgetl.run import Run
     from edgetl.train.backbones import to_model_input
-    from edgetl.train.config import DEFAULT_KEEP
+    from edgetl.policy import DEFAULT_KEEP
     from edgetl.train.familiarity import gate_for_run
     from edgetl.train.loading import load_run_model
 

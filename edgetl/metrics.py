@@ -6,6 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
+from edgetl.policy import TARGET_PRECISION
+
 
 def confusion(y_true: Sequence[int], y_pred: Sequence[int], n: int) -> np.ndarray:
     cm = np.zeros((n, n), dtype=np.int64)
@@ -65,7 +67,7 @@ def classification_report(y_true, probs: np.ndarray, classes: Sequence[str]) -> 
     }
 
 
-def selective(y_true, probs: np.ndarray, thresholds: Sequence[float] | None = None, target_precision: float = 0.995,
+def selective(y_true, probs: np.ndarray, thresholds: Sequence[float] | None = None, target_precision: float = TARGET_PRECISION,
               silent: Sequence[int] = (), min_spoken: int = 100) -> dict:
     """Coverage and precision of "speak only above a confidence threshold".
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgetl.train.config import DEFAULT_KEEP
+from edgetl.policy import DEFAULT_KEEP, TARGET_PRECISION
 
 QUANTIZATIONS = ("int8", "fp16", "dynamic", "float32")
 OUTPUT_TYPES = ("uint8", "float32")
@@ -15,5 +15,5 @@ class ExportConfig:
     out_dir: str = "models"
     calibration_count: int = 200  # images the int8 converter calibrates its ranges on
     output_type: str = "uint8"  # int8 model output: uint8 (smallest, what the app reads) or float32
-    target_precision: float = 0.995  # the card's announce threshold is placed to reach this on held-out photos
+    target_precision: float = TARGET_PRECISION  # the card's announce threshold is placed to reach this on held-out photos
     familiarity: float | None = DEFAULT_KEEP  # share of right validation answers the gate keeps (None: no gate)

@@ -9,11 +9,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 
 
-# The familiarity gate keeps this share of right validation answers. 0.95 silenced 29 % of an unseen
-# photographer's notes, 0.99 10.5 %; the price is more foreign notes let through (BENCHMARKS.md).
-DEFAULT_KEEP = 0.99
-
-
 @dataclass
 class TrainConfig:
     # backbone

@@ -29,8 +29,8 @@ import numpy as np
 from edgetl.atomic import write_bytes
 from edgetl.data.images import load_square_batch
 from edgetl.errors import EdgetlError
+from edgetl.policy import DEFAULT_KEEP
 from edgetl.run import GATE, Run
-from edgetl.train.config import DEFAULT_KEEP
 
 GATE_FILE = GATE  # the gate's file in a run folder
 GATE_FORMAT = 2  # 1: the whole-picture probe only (refitted on the next export)
