@@ -184,11 +184,11 @@ def main() -> None:
         held.setdefault(train_part.classes[s.label], set()).add(source_of(s.path))
     folders = set().union(*held.values()) - {"background"}
     common = sorted(c for c, f in held.items() if c != "background" and f >= folders)
-    keep = np.isin(truth, [labels.index(c) for c in common]) | (sources == "background")
+    in_common = np.isin(truth, [labels.index(c) for c in common]) | (sources == "background")
     summary = {
         "command": " ".join(["benchmarks/recognition.py", *sys.argv[1:]]),
         "classes_in_every_training_folder": common,
-        "int8_those_classes": score(probs[keep], truth[keep], labels, threshold),
+        "int8_those_classes": score(probs[in_common], truth[in_common], labels, threshold),
         "name": args.name, "protocol": args.protocol, "overrides": overrides, "familiarity": card.get("familiarity") is not None,
         "train_seconds": train_s, "float_test_top1": metrics["test"]["top1"], "float_val_top1": metrics["val"]["top1"],
         "int8": score(probs, truth, labels, threshold), "by_source": by_source,
