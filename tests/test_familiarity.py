@@ -185,10 +185,14 @@ def test_int8_gate_keeps_its_share_of_the_int8_models_right_answers(learned_expo
     gated = Classifier(result.files["int8"]["model"]).predict(images).argmax(1)
     right = (plain == truth) & (truth != val.classes.index("background"))
     kept = float((gated[right] == truth[right]).mean())
-    # ``keep`` is a share of a few dozen photos: allow three binomial standard deviations, not a fixed 5 points
+    # ``keep`` is a share of a few dozen photos: allow three binomial standard deviations, not a fixed 5 points.
+    # "Right" is the plain int8 model's answer, a separate conversion whose answers differ from the gated
+    # model's own classifier on about one photo in fifty (more with oneDNN off), so a promise finer than 1 in
+    # 100 cannot be checked on ~50 photos: the bound uses at most 0.99, whatever the default keep.
     n = int(right.sum())
     assert n >= 30, n
-    assert kept >= gate.keep - 3 * np.sqrt(gate.keep * (1 - gate.keep) / n) - 1 / n, (kept, n)
+    p = min(gate.keep, 0.99)
+    assert kept >= p - 3 * np.sqrt(p * (1 - p) / n) - 1 / n, (kept, n)
 
 
 @pytest.fixture(scope="module")
