@@ -48,6 +48,7 @@ class Predictor:
     size: int
     _predict: Callable[[np.ndarray], np.ndarray] = field(repr=False)
     card: ModelCard | None = None
+    net: object = field(default=None, repr=False)  # the loaded Keras model of a "keras" predictor
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         images = np.asarray(images, dtype=np.uint8)
@@ -83,7 +84,7 @@ def _load_keras(model: Path) -> Predictor:
         return np.concatenate([net(to_model_input(images[i : i + batch], mean, std), training=False).numpy()
                                for i in range(0, len(images), batch)])
 
-    return Predictor(keras_file, "keras", labels, size, predict)
+    return Predictor(keras_file, "keras", labels, size, predict, net=net)
 
 
 def _load_tflite(model: Path, card, threads: int | None) -> Predictor:
@@ -347,14 +348,13 @@ def _gated_float(main: Predictor, other: Predictor, log: Callable[[str], None]) 
     if main.kind != "tflite" or other.kind != "keras" or not gate_info:
         return None
     from edgetl.export.gate import gated_model
+    from edgetl.policy import DEFAULT_KEEP
     from edgetl.run import Run
     from edgetl.train.backbones import to_model_input
-    from edgetl.policy import DEFAULT_KEEP
     from edgetl.train.familiarity import gate_for_run
-    from edgetl.train.loading import load_run_model
 
     run = Run.open_model(other.path)
-    net = load_run_model(run)
+    net = other.net  # already loaded for the compared model: not read twice
     gate = gate_for_run(run, net, log=lambda m: log(f"float+gate: {m}"), keep=float(gate_info.get("keep", DEFAULT_KEEP)))
     if gate is None:
         return None
@@ -374,7 +374,7 @@ def _effects(report: dict, scores: Scores) -> dict:
     """
     y = scores.truth
     pos = y >= 0
-    float_top1 = classification_report(y[pos], scores.probs[1][pos], report["classes"])["top1"]
+    float_top1 = report["compare"]["top1_compare"]  # the compared float run, as _compare measured it
     gated_top1 = classification_report(y[pos], scores.probs[2][pos], report["classes"])["top1"]
     int8_top1 = report["top1"]
 
