@@ -69,10 +69,15 @@ def classification_report(y_true, probs: np.ndarray, classes: Sequence[str]) -> 
 
 def selective(y_true, probs: np.ndarray, thresholds: Sequence[float] | None = None, target_precision: float = TARGET_PRECISION,
               silent: Sequence[int] = (), min_spoken: int = 100) -> dict:
-    """Coverage and precision of "speak only above a confidence threshold".
+    """Coverage and precision of "speak only above a confidence threshold", and the lowest threshold to trust.
 
     A prediction of a ``silent`` class (e.g. background) is never spoken. Coverage is the share of
     images with a spoken answer; precision is the share of spoken answers that are right.
+
+    The chosen threshold must keep ``target_precision`` even if one more spoken answer were wrong
+    (``right / (spoken + 1)``), on at least ``min_spoken`` answers. Held-out photos come from the same
+    photographers as the training ones and flatter the model; on a new photographer the plain point
+    estimate landed at 98.4 % precision where this rule held 99.6 % (BENCHMARKS.md, "The card's threshold").
     """
     y_true = np.asarray(y_true, int)
     probs = np.asarray(probs, np.float32)
@@ -88,7 +93,7 @@ def selective(y_true, probs: np.ndarray, thresholds: Sequence[float] | None = No
         correct = int((pred[spoken] == y_true[spoken]).sum())
         rows.append({"threshold": float(t), "coverage": round(n_spoken / max(1, y_true.size), 4),
                      "precision": round(correct / n_spoken, 4) if n_spoken else 1.0, "spoken": n_spoken,
-                     "wrong": n_spoken - correct})
-    best = next((r for r in rows if r["precision"] >= target_precision and r["spoken"] >= min_spoken), None)
+                     "wrong": n_spoken - correct, "trusted": n_spoken >= min_spoken and correct / (n_spoken + 1) >= target_precision})
+    best = next((r for r in rows if r["trusted"]), None)
     return {"target_precision": target_precision, "min_spoken": min_spoken, "curve": rows, "threshold": best["threshold"] if best else None,
             "coverage_at_threshold": best["coverage"] if best else 0.0}

@@ -92,13 +92,34 @@ def test_compare_int8_with_float_and_keras(tiny_models):
     assert "agreement" in format_report(report)
 
 
+def test_a_threshold_is_trusted_only_if_one_more_wrong_answer_would_not_break_the_target():
+    from edgetl.metrics import selective
+
+    def pick(right: int, wrong: int) -> float | None:
+        # `right` confident right answers, `wrong` confident wrong ones, and 50 unsure answers (3 of them wrong)
+        y = np.array([0] * (right + wrong + 50))
+        probs = np.zeros((y.size, 2), np.float32)
+        probs[:right] = [0.95, 0.05]
+        probs[right:right + wrong] = [0.05, 0.95]
+        probs[right + wrong:] = [0.6, 0.4]
+        probs[right + wrong:right + wrong + 3] = [0.4, 0.6]
+        return selective(y, probs, thresholds=[0.55, 0.9], target_precision=0.995)["threshold"]
+
+    assert pick(199, 0) == 0.9  # 199 / 200
+    assert pick(198, 0) is None  # 198 / 199 < 99.5 %, although every answer was right
+    assert pick(461, 1) == 0.9  # 461 / 463
+    assert pick(508, 2) is None  # 99.6 % as measured, 508 / 511 < 99.5 % with one more wrong
+    assert pick(2000, 0) == 0.55  # enough answers to trust the lower threshold despite its 3 wrong ones
+
+
 def test_selective_curve_and_negatives(tiny_models, tmp_path):
     import shutil
 
     from edgetl.evaluate import evaluate, format_report
 
+    # 40 photos cannot back 99.5 % (that takes 199 right answers in a row); 90 % is what they can show
     easy = evaluate(tiny_models["float"], tiny_models["tree"] / "test", negatives=[tiny_models["negatives"] / "scenes"],
-                    out_dir=tmp_path / "o", progress=False, min_spoken=5)
+                    out_dir=tmp_path / "o", progress=False, min_spoken=5, target_precision=0.9)
     sel = easy["selective"]
     thresholds = [r["threshold"] for r in sel["curve"]]
     assert thresholds == sorted(set(thresholds))
