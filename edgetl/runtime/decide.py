@@ -26,8 +26,12 @@ floating-point operations, and the shared vectors in
    its confidence is ``>= threshold`` / (vote) it has a majority, else none.
 3. Stability: consecutive frames with the same candidate (``none`` runs are
    counted too but never announced).
-4. View: ``leave_frames`` consecutive frames without a candidate clear the
-   label "in view".
+4. View: ``leave_frames`` consecutive frames *away* clear the label "in
+   view".  A frame is away when it has no candidate and the label in view is
+   not still held: held means it is the smoothed label with a confidence of
+   at least half the threshold (EMA; a vote majority is always a candidate).
+   A note that dips under the threshold while it still leads has not left,
+   so it is not announced a second time once the cooldown ends.
 5. Announce when candidate is a label, has been the candidate for at least
    ``stable_frames`` frames, is not the label in view, and that label was
    never announced or was last announced at least ``cooldown_s`` ago
@@ -215,7 +219,8 @@ class Decider:
             self._cand_count = 1
 
         # 4. view
-        if cand < 0:
+        held = k == self._in_view and k >= 0 and conf >= 0.5 * thr
+        if cand < 0 and not held:
             self._none_count += 1
             if self._none_count >= self._leave:
                 self._in_view = -1

@@ -68,10 +68,19 @@ cases = [
          "s10 = .97 at 39; 2 background frames -> s10 .49 .25 .61 .79 .88: no-candidate frames 40-43 (4 < leave 5), "
          "so the note never left and is not re-announced although the cooldown has long passed.",
          seq((N10, 40), (BG, 2), (N10, 30)), [(A, "10", 2)]),
-    case("dropout_of_leave_frames_reannounces",
-         "3 background frames -> s10 .49 .25 .13 .55 .76 .865: no-candidate frames 40-44 (5) clear the view at 44; "
-         "candidate from 45, stable at 47 (t=5.875) -> announced again.",
-         seq((N10, 40), (BG, 3), (N10, 30)), [(A, "10", 2), (A, "10", 47)]),
+    case("dropout_while_note_leads_keeps_view",
+         "3 background frames -> s10 .49 (ties background: first index wins) .25 .13, then .55 .76: away only at "
+         "40-42 (3 < leave 5); from 43 the 10 leads again with >= .4 (half the threshold), so it is held, "
+         "not gone, and never re-announced.",
+         seq((N10, 40), (BG, 3), (N10, 30)), [(A, "10", 2)]),
+    case("weak_lead_is_not_a_leave",
+         "After the 10 is announced the frames give it only .65: s10 settles near .65, under the threshold but "
+         "leading, for 30 frames (3.75 s, past the cooldown): still in view, said once.",
+         seq((N10, 40), ([0.3, 0.65, 0.03, 0.02], 30), (N10, 30)), [(A, "10", 2)]),
+    case("fading_below_half_threshold_leaves",
+         "Frames giving the 10 only .35: s10 .66 .505 .4275 (held) then .38875 .369 ... < .4 from 43: away 43-47, "
+         "view cleared at 47; the 10 back from 50 is a candidate from 51 (s10 .84), stable at 53 -> said again.",
+         seq((N10, 40), ([0.2, 0.35, 0.25, 0.2], 10), (N10, 30)), [(A, "10", 2), (A, "10", 53)]),
     case("swap_to_different_note",
          "10 announced at 12. Frame 24: previous candidate 10, raw 20 confident -> EMA reset to this frame, "
          "candidate 20 from 24, announced at 26 (without the reset it would be 28).",

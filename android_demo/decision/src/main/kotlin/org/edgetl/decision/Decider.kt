@@ -187,8 +187,9 @@ class Decider @JvmOverloads constructor(
             candCount = 1
         }
 
-        // 4. view
-        if (c < 0) {
+        // 4. view: a label in view that still leads with at least half the threshold has not left
+        val held = k == inViewIdx && k >= 0 && conf >= 0.5 * thr
+        if (c < 0 && !held) {
             noneCount += 1
             if (noneCount >= leave) inViewIdx = -1
         } else {
