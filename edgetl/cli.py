@@ -13,6 +13,7 @@ from typing import List, Optional
 
 import typer
 
+from edgetl import demo as demo_defaults
 from edgetl.errors import EdgetlError
 from edgetl.export.config import OUTPUT_TYPES, ExportConfig
 from edgetl.policy import TARGET_PRECISION
@@ -431,8 +432,8 @@ def data_capture(
 def demo(
     out: Path = typer.Option(Path("demo-output"), help="Where the demo writes its data and run."),
     weights: str = typer.Option("imagenet", help="imagenet or PATH to a Keras no-top .h5."),
-    per_class: int = typer.Option(80, help="Synthetic images per class."),
-    size: int = typer.Option(160, help="Image and model input size in pixels."),
+    per_class: Optional[int] = typer.Option(None, help=_d("Synthetic images per class.", demo_defaults.PER_CLASS)),
+    size: Optional[int] = typer.Option(None, help=_d("Image and model input size in pixels.", demo_defaults.SIZE)),
     seed: int = typer.Option(0, help="Random seed: same seed and data, same result."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout (the steps go to stderr)."),
 ):
@@ -442,7 +443,7 @@ def demo(
 
     refuse_random_init(weights)
     log = (lambda m: typer.echo(m, err=True)) if as_json else typer.echo
-    result = run_demo(out, weights=weights, per_class=per_class, size=size, seed=seed, log=log)
+    result = run_demo(out, weights=weights, seed=seed, log=log, **_given(per_class=per_class, size=size))
     _emit(result, as_json)
 
 

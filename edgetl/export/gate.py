@@ -25,12 +25,12 @@ def place_on_quantized(tflite: bytes, gate: Gate, labels: list[str], background:
     on the thresholds, so reconverting with the returned gate reproduces these similarities exactly.
     None: too few right answers (keep the float placement).
     """
-    from edgetl.tf_env import tf
+    from edgetl.tf_env import native_stderr_captured, tf
 
-    with warnings.catch_warnings():  # tf.lite's deprecation notice and "preserve_all_tensors is for debugging"
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(), native_stderr_captured():  # tf.lite's deprecation notice, "preserve_all_tensors
+        warnings.simplefilter("ignore")  # is for debugging" and LiteRT's "INFO: Created ... XNNPACK delegate"
         interpreter = tf().lite.Interpreter(model_content=tflite, experimental_preserve_all_tensors=True)
-    interpreter.allocate_tensors()
+        interpreter.allocate_tensors()
     inp = interpreter.get_input_details()[0]
     details = {d["index"]: d for d in interpreter.get_tensor_details()}
     softmax = [op["outputs"][0] for op in interpreter._get_ops_details() if op["op_name"] == "SOFTMAX"]
