@@ -47,9 +47,35 @@ def background_folder(work: Path, count: int, size: int) -> Path:
     return out
 
 
-def lofo_manifest(work: Path, held_out: str, background: Path) -> Path:
-    """train/val from every other folder (+ background), test = all of ``held_out`` (+ its share of background)."""
-    others = [DATA / f for f in PHOTO_FOLDERS if f != held_out]
+COMPOSITE_SOURCES = ("inr-scans", "inr-photos")  # flat, tightly framed notes: the ones that never appear in a scene
+
+
+def composites_folder(work: Path, per_class: int, size: int, exclude: str | None) -> Path:
+    """``edgetl synth --from`` the flat training notes: each cut out, folded, held and lit in a scene.
+
+    The source is a folder of links merging the class folders of COMPOSITE_SOURCES (minus a left-out one).
+    """
+    from edgetl.data.synth import make_dataset
+
+    folders = [f for f in COMPOSITE_SOURCES if f != exclude]
+    out = work / f"composites-{per_class}-{'-'.join(folders)}"
+    if (out / "annotations.json").exists():
+        return out
+    source = work / f"composite-source-{'-'.join(folders)}"
+    for folder in folders:
+        for cls in sorted(p for p in (DATA / folder).iterdir() if p.is_dir()):
+            (source / cls.name).mkdir(parents=True, exist_ok=True)
+            for photo in cls.iterdir():
+                link = source / cls.name / f"{folder}-{photo.name}"
+                if not link.exists():
+                    link.symlink_to(photo)
+    make_dataset(out, per_class=per_class, size=size, seed=0, source=source, background=False, progress=False)
+    return out
+
+
+def lofo_manifest(work: Path, held_out: str, background: Path, extra: list[Path] = ()) -> Path:
+    """train/val from every other folder (+ background, + extra), test = all of ``held_out`` (+ its share of background)."""
+    others = [DATA / f for f in PHOTO_FOLDERS if f != held_out] + list(extra)
     known = split(scan(others + [background]), val=0.1, test=0.1, seed=0)
     classes = known["train"].classes
     unseen = scan(DATA / held_out)
@@ -61,7 +87,8 @@ def lofo_manifest(work: Path, held_out: str, background: Path) -> Path:
     parts = {"train": known["train"], "val": known["val"], "test": LabelledSet(classes, test)}
     if missing:
         print(f"note: {held_out} classes {missing} are unknown to the other folders and left out", file=sys.stderr)
-    return write_manifest(parts, work / f"lofo-{held_out}.json", seed=0)
+    name = f"lofo-{held_out}{''.join('+' + Path(e).name for e in extra)}.json"
+    return write_manifest(parts, work / name, seed=0)
 
 
 def source_of(path: Path) -> str:
@@ -128,6 +155,8 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="TrainConfig override (JSON value)")
     ap.add_argument("--familiarity", type=float, default=None, help="gate keep share (default: export's default; 0: off)")
     ap.add_argument("--background", type=int, default=600, help="synthetic no-note pictures")
+    ap.add_argument("--composites", type=int, default=0,
+                    help="per class: add `synth --from` composites of the flat training notes (scored never)")
     ap.add_argument("--reuse", action="store_true", help="reuse the trained run and int8 file of the same name when present (score only)")
     args = ap.parse_args()
     from edgetl.export.convert import export
@@ -139,10 +168,12 @@ def main() -> None:
     overrides = {k: json.loads(v) if v[:1] in "0123456789-[{tfn\"" else v for k, v in (s.split("=", 1) for s in args.set)}
     config = TrainConfig(weights=str(WEIGHTS), cache_dir=str(work / "cache"), **overrides)
     bg = background_folder(work, args.background, 224)
+    held_out = args.protocol.split(":", 1)[1] if args.protocol.startswith("lofo:") else None
+    extra = [composites_folder(work, args.composites, 224, held_out)] if args.composites else []
     if args.protocol == "holdout":
-        data = [DATA / f for f in PHOTO_FOLDERS] + [bg]
-    elif args.protocol.startswith("lofo:"):
-        data = lofo_manifest(work, args.protocol.split(":", 1)[1], bg)
+        data = [DATA / f for f in PHOTO_FOLDERS] + [bg] + extra
+    elif held_out:
+        data = lofo_manifest(work, held_out, bg, extra)
     else:
         sys.exit(f"unknown protocol {args.protocol}")
     tag = f"{args.name}-{args.protocol.replace(':', '-')}"
@@ -168,6 +199,7 @@ def main() -> None:
     from edgetl.data.folders import read_manifest
 
     test = read_manifest(run / "split.json")["test"]
+    test.samples = [s for s in test.samples if not any(Path(s.path).is_relative_to(e) for e in extra)]
     paths = [s.path for s in test.samples]
     truth = np.array([labels.index(test.classes[s.label]) for s in test.samples])
     probs = predict_file(Path(entry["model"]), paths, size)
