@@ -1,6 +1,6 @@
 """`edgetl demo`: the whole pipeline on the embedded synthetic data set, in a few minutes on a laptop.
 
-synth -> train -> QAT -> int8 export -> evaluate float vs int8 -> the camera loop over a synthetic clip.
+synth -> train -> (QAT only if asked) -> int8 export -> evaluate float vs int8 -> the camera loop over a synthetic clip.
 """
 
 from __future__ import annotations

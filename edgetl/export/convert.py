@@ -360,8 +360,8 @@ def _measure(plan: _Plan, quant: str, model_path: Path, card: ModelCard, details
         card.accuracy.update(coverage_at_threshold=on_test["coverage"], precision_at_threshold=on_test["precision"])
     card.announce_threshold = sel["threshold"]
     if sel["threshold"] is None:
-        plan.log(f"{quant}: no threshold reaches {plan.target_precision:.1%} precision on >= {sel['min_spoken']} held-out "
-                 "answers; the card leaves announce_threshold empty (devices fall back to their default)")
+        plan.log(f"{quant}: no threshold keeps {plan.target_precision:.1%} precision on the held-out photos with one more "
+                 "wrong answer counted; the card leaves announce_threshold empty (devices fall back to their default)")
     details["accuracy"] = card.accuracy
     details["announce_threshold"] = sel["threshold"]
 
