@@ -47,29 +47,21 @@ def background_folder(work: Path, count: int, size: int) -> Path:
     return out
 
 
-COMPOSITE_SOURCES = ("inr-scans", "inr-photos")  # flat, tightly framed notes: the ones that never appear in a scene
+COMPOSITE_SOURCES = ("inr-photos", "inr-scans")  # flat, tightly framed notes: the ones that never appear in a scene
 
 
 def composites_folder(work: Path, per_class: int, size: int, exclude: str | None) -> Path:
-    """``edgetl synth --from`` the flat training notes: each cut out, folded, held and lit in a scene.
+    """``edgetl synth OUT --from inr-photos --from inr-scans --no-background``: each note cut out, folded, held, lit.
 
-    The source is a folder of links merging the class folders of COMPOSITE_SOURCES (minus a left-out one).
+    (Byte for byte what `make model` writes to build/composites, for the same per_class and size.)
     """
     from edgetl.data.synth import make_dataset
 
     folders = [f for f in COMPOSITE_SOURCES if f != exclude]
     out = work / f"composites-{per_class}-{'-'.join(folders)}"
-    if (out / "annotations.json").exists():
-        return out
-    source = work / f"composite-source-{'-'.join(folders)}"
-    for folder in folders:
-        for cls in sorted(p for p in (DATA / folder).iterdir() if p.is_dir()):
-            (source / cls.name).mkdir(parents=True, exist_ok=True)
-            for photo in cls.iterdir():
-                link = source / cls.name / f"{folder}-{photo.name}"
-                if not link.exists():
-                    link.symlink_to(photo)
-    make_dataset(out, per_class=per_class, size=size, seed=0, source=source, background=False, progress=False)
+    if not (out / "annotations.json").exists():
+        make_dataset(out, per_class=per_class, size=size, seed=0, source=[DATA / f for f in folders], background=False,
+                     progress=False)
     return out
 
 

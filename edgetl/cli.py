@@ -73,7 +73,8 @@ def synth(
     no_background: bool = typer.Option(False, "--no-background", help="Leave out the 'background' (no note) class."),
     background_only: bool = typer.Option(False, "--background-only",
                                          help="Write only the 'background' class: the no-note folder to train beside real photos."),
-    source: Optional[Path] = typer.Option(None, "--from", help="Composite real note photos from this class-folder set."),
+    source: Optional[List[Path]] = typer.Option(None, "--from", help="Composite real note photos from this class-folder set "
+                                                "(repeat to merge several: same-named classes are one class)."),
     backgrounds: Optional[Path] = typer.Option(None, "--background", help="Folder of scene photos to use as backgrounds."),
     foreign_notes: float = typer.Option(0.3, help="Share of 'background' images showing a made-up foreign note (must stay silent)."),
     video: Optional[Path] = typer.Option(None, help="Instead, write a test clip (OUT is ignored) with a ground-truth .json beside it."),
@@ -84,6 +85,7 @@ def synth(
     from edgetl.data import synth as synthesis
 
     values = tuple(int(v) for v in denominations.split(",") if v.strip())
+    source = list(source) if source else None
     if video is not None:
         truth = synthesis.make_video(video, seed=seed, seconds=seconds, denominations=values, source=source,
                                      backgrounds=backgrounds)

@@ -170,6 +170,29 @@ def test_source_photos_become_the_classes(tmp_path):
     assert all(r[0] > 1.5 * r[2] for r in reds)
 
 
+def test_several_sources_merge_their_classes_at_the_console(tmp_path):
+    """`synth --from A --from B`: same-named classes are one class; only notes, with --no-background."""
+    import subprocess
+    import sys
+
+    first = _tiny_note_folders(tmp_path / "phone")
+    second = tmp_path / "scans"
+    (second / "20").mkdir(parents=True)
+    (second / "2000").mkdir()
+    rng = np.random.default_rng(5)
+    for name in ("20", "2000"):
+        cv2.imwrite(str(second / name / "scan.jpg"), cv2.cvtColor(render_note(name, rng, "front", 200), cv2.COLOR_RGB2BGR))
+    edgetl = Path(sys.executable).with_name("edgetl")
+    proc = subprocess.run([str(edgetl), "synth", str(tmp_path / "out"), "--from", str(first), "--from", str(second),
+                           "--no-background", "--per-class", "3", "--size", "48", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["classes"] == ["10", "20", "2000", "euro-5"]
+    assert scan(tmp_path / "out").counts() == {"10": 3, "20": 3, "2000": 3, "euro-5": 3}
+    assert json.loads((tmp_path / "out" / "annotations.json").read_text())["source"] == f"{first}, {second}"
+
+
 def test_background_folder_supplies_the_scenes(tmp_path):
     scenes = tmp_path / "scenes" / "kitchen"
     scenes.mkdir(parents=True)

@@ -1032,12 +1032,22 @@ def _labels(denominations) -> list[str]:
     return sorted(names, key=natural_key)
 
 
+def _source_roots(source) -> list[Path]:
+    """``source`` as a list of class-folder roots: one path, or several whose same-named classes merge."""
+    return [Path(source)] if isinstance(source, (str, Path)) else [Path(p) for p in source]
+
+
+def _source_text(source) -> str | None:
+    return None if source is None else ", ".join(str(p) for p in _source_roots(source))
+
+
 def _source_notes(source, width: int, seed: int):
     """Class folders of real note photos; a 'background' folder in them becomes scene material."""
     from edgetl.data.folders import scan
 
-    src = Path(source)
-    data = scan(src, min_classes=1)
+    roots = _source_roots(source)
+    src = _source_text(source)
+    data = scan(roots, min_classes=1)
     per_class: dict[str, list[Path]] = {c: [] for c in data.classes}
     for s in data.samples:
         per_class[data.classes[s.label]].append(s.path)
@@ -1066,10 +1076,10 @@ def _prepare_out(out: Path, source) -> None:
         raise EdgetlError(f"{out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / ANNOTATIONS).is_file():
         raise EdgetlError(f"{out} is not empty and is not an earlier `edgetl synth` output; choose a new folder")
-    if source is not None:
-        src, dst = Path(source).resolve(), out.resolve()
+    for root in _source_roots(source) if source is not None else []:
+        src, dst = root.resolve(), out.resolve()
         if dst == src or src in dst.parents:
-            raise EdgetlError(f"output folder {out} must not be inside the source folder {source}")
+            raise EdgetlError(f"output folder {out} must not be inside the source folder {root}")
 
 
 def _notes_and_scenes(source, denominations, backgrounds, note_width: int, seed: int):
@@ -1140,7 +1150,7 @@ def make_dataset(out, per_class: int = 60, size: int = 224, seed: int = 0, denom
         doc = {
             "format": "edgetl-synth/1", "seed": seed, "size": size, "classes": classes,
             "background_label": BACKGROUND_LABEL if background else None,
-            "source": None if source is None else str(source),
+            "source": _source_text(source),
             "backgrounds": None if backgrounds is None else str(backgrounds),
             "foreign_notes": float(foreign_notes) if background else 0.0,
             "coordinates": "output pixels, x right, y down; quad = the note's 4 corners in order around it; box = [x0, y0, x1, y1] clipped to the image",
@@ -1424,7 +1434,7 @@ def make_video(out, seed: int = 0, size=(640, 480), fps: float = 30, seconds: fl
         "classes": sorted(labels + [BACKGROUND_LABEL], key=natural_key),
         "segments": segments, "background_label": BACKGROUND_LABEL,
         "end_frame_inclusive": True, "visible_threshold": VISIBLE_THRESHOLD, "seed": seed,
-        "source": None if source is None else str(source),
+        "source": _source_text(source),
     }
     write_json(out.with_suffix(".json"), truth)
     return truth
