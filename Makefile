@@ -59,7 +59,8 @@ dist: install
 # The deployable rupee model from ../shared with the README's defaults: runs/rupees and models/rupees_int8.*
 model: install
 	$(BIN)/edgetl synth build/no-note --background-only --per-class 600
-	$(BIN)/edgetl train $(RUPEE_FOLDERS) build/no-note --out runs/rupees --weights $(WEIGHTS) --force
+	$(BIN)/edgetl synth build/composites --from $(SHARED_DATA)/inr-photos --from $(SHARED_DATA)/inr-scans --no-background --per-class 200
+	$(BIN)/edgetl train $(RUPEE_FOLDERS) build/no-note build/composites --out runs/rupees --weights $(WEIGHTS) --force
 	$(BIN)/edgetl export runs/rupees --int8 --out models
 
 # install.sh + `edgetl run` inside an emulated Debian bookworm arm64 root, compared with the same run here.
