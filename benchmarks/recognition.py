@@ -47,6 +47,16 @@ def background_folder(work: Path, count: int, size: int) -> Path:
     return out
 
 
+def scene_folder(work: Path, count: int, size: int, scenes: Path) -> Path:
+    """``edgetl synth --background-only --background SCENES``: real photos with no note (crops, some with a hand)."""
+    from edgetl.data.synth import make_dataset
+
+    out = work / f"no-note-scenes-{count}"
+    if not (out / "annotations.json").exists():
+        make_dataset(out, per_class=count, size=size, seed=0, background_only=True, backgrounds=scenes, progress=False)
+    return out
+
+
 COMPOSITE_SOURCES = ("inr-photos", "inr-scans")  # flat, tightly framed notes: the ones that never appear in a scene
 
 
@@ -149,6 +159,9 @@ def main() -> None:
     ap.add_argument("--background", type=int, default=600, help="synthetic no-note pictures")
     ap.add_argument("--composites", type=int, default=0,
                     help="per class: add `synth --from` composites of the flat training notes (scored never)")
+    ap.add_argument("--scenes", type=Path, default=None,
+                    help="folder of real scene photos: add `synth --background-only --background SCENES` no-note pictures")
+    ap.add_argument("--scene-count", type=int, default=600, help="no-note pictures made from --scenes")
     ap.add_argument("--reuse", action="store_true", help="reuse the trained run and int8 file of the same name when present (score only)")
     args = ap.parse_args()
     from edgetl.export.convert import export
@@ -162,6 +175,7 @@ def main() -> None:
     bg = background_folder(work, args.background, 224)
     held_out = args.protocol.split(":", 1)[1] if args.protocol.startswith("lofo:") else None
     extra = [composites_folder(work, args.composites, 224, held_out)] if args.composites else []
+    extra += [scene_folder(work, args.scene_count, 224, args.scenes)] if args.scenes else []
     if args.protocol == "holdout":
         data = [DATA / f for f in PHOTO_FOLDERS] + [bg] + extra
     elif held_out:
