@@ -60,18 +60,19 @@ def scene_folder(work: Path, count: int, size: int, scenes: Path) -> Path:
 COMPOSITE_SOURCES = ("inr-photos", "inr-scans")  # flat, tightly framed notes: the ones that never appear in a scene
 
 
-def composites_folder(work: Path, per_class: int, size: int, exclude: str | None) -> Path:
-    """``edgetl synth OUT --from inr-photos --from inr-scans --no-background``: each note cut out, folded, held, lit.
+def composites_folder(work: Path, per_class: int, size: int, exclude: str | None, scenes: Path | None = None) -> Path:
+    """``edgetl synth OUT --from inr-photos --from inr-scans --no-background [--background SCENES]``.
 
-    (Byte for byte what `make model` writes to build/composites, for the same per_class and size.)
+    Each note cut out, folded, held, lit, on drawn clutter or on crops of real ``scenes``. (Byte for byte what
+    `make model` writes to build/composites, for the same options.)
     """
     from edgetl.data.synth import make_dataset
 
     folders = [f for f in COMPOSITE_SOURCES if f != exclude]
-    out = work / f"composites-{per_class}-{'-'.join(folders)}"
+    out = work / f"composites-{per_class}-{'-'.join(folders)}{'-on-scenes' if scenes else ''}"
     if not (out / "annotations.json").exists():
         make_dataset(out, per_class=per_class, size=size, seed=0, source=[DATA / f for f in folders], background=False,
-                     progress=False)
+                     backgrounds=scenes, progress=False)
     return out
 
 
@@ -161,6 +162,7 @@ def main() -> None:
                     help="per class: add `synth --from` composites of the flat training notes (scored never)")
     ap.add_argument("--scenes", type=Path, default=None,
                     help="folder of real scene photos: add `synth --background-only --background SCENES` no-note pictures")
+    ap.add_argument("--composites-on-scenes", action="store_true", help="paste the composites' notes on --scenes crops")
     ap.add_argument("--scene-count", type=int, default=600, help="no-note pictures made from --scenes")
     ap.add_argument("--reuse", action="store_true", help="reuse the trained run and int8 file of the same name when present (score only)")
     args = ap.parse_args()
@@ -174,7 +176,10 @@ def main() -> None:
     config = TrainConfig(weights=str(WEIGHTS), cache_dir=str(work / "cache"), **overrides)
     bg = background_folder(work, args.background, 224)
     held_out = args.protocol.split(":", 1)[1] if args.protocol.startswith("lofo:") else None
-    extra = [composites_folder(work, args.composites, 224, held_out)] if args.composites else []
+    if args.composites_on_scenes and not args.scenes:
+        sys.exit("--composites-on-scenes needs --scenes DIR")
+    on_scenes = args.scenes if args.composites_on_scenes else None
+    extra = [composites_folder(work, args.composites, 224, held_out, on_scenes)] if args.composites else []
     extra += [scene_folder(work, args.scene_count, 224, args.scenes)] if args.scenes else []
     if args.protocol == "holdout":
         data = [DATA / f for f in PHOTO_FOLDERS] + [bg] + extra
