@@ -67,11 +67,6 @@ def classification_report(y_true, probs: np.ndarray, classes: Sequence[str]) -> 
     }
 
 
-# Steps of 0.01: with 0.05 below 0.90 a new photographer's card landed at 0.85 where 0.83 was already
-# trusted on validation, and spoke on 72.5 % of notes instead of 78.0 % (BENCHMARKS.md, "Validation on real photos").
-THRESHOLDS = [round(float(t), 2) for t in np.arange(0.30, 0.995, 0.01)]
-
-
 def selective(y_true, probs: np.ndarray, thresholds: Sequence[float] | None = None, target_precision: float = TARGET_PRECISION,
               silent: Sequence[int] = (), min_spoken: int = 100) -> dict:
     """Coverage and precision of "speak only above a confidence threshold", and the lowest threshold to trust.
@@ -87,7 +82,7 @@ def selective(y_true, probs: np.ndarray, thresholds: Sequence[float] | None = No
     y_true = np.asarray(y_true, int)
     probs = np.asarray(probs, np.float32)
     if thresholds is None:
-        thresholds = THRESHOLDS
+        thresholds = [round(t, 3) for t in np.concatenate([np.arange(0.30, 0.899, 0.05), np.arange(0.90, 0.999, 0.01)])]
     conf = probs.max(axis=1)
     pred = predicted(probs)
     speakable = ~np.isin(pred, list(silent)) & (pred != SILENT)
