@@ -31,7 +31,7 @@ import numpy as np
 from paths import DATA, ROOT, WEIGHTS  # noqa: E402  (also puts edgetl on the path)
 
 from edgetl.atomic import write_json  # noqa: E402
-from edgetl.data.folders import LabelledSet, Sample, load_splits, scan, write_manifest  # noqa: E402
+from edgetl.data.folders import LabelledSet, Sample, scan, split, write_manifest  # noqa: E402
 
 PHOTO_FOLDERS = ("inr-photos", "inr-scans", "inr-handheld", "inr-parul")
 TARGET = 0.995
@@ -79,7 +79,7 @@ def composites_folder(work: Path, per_class: int, size: int, exclude: str | None
 def lofo_manifest(work: Path, held_out: str, background: Path, extra: list[Path] = ()) -> Path:
     """train/val from every other folder (+ background, + extra), test = all of ``held_out`` (+ its share of background)."""
     others = [DATA / f for f in PHOTO_FOLDERS if f != held_out] + list(extra)
-    known = load_splits(others + [background], val=0.1, test=0.1, seed=0)  # synthetic notes: train only
+    known = split(scan(others + [background]), val=0.1, test=0.1, seed=0)
     classes = known["train"].classes
     unseen = scan(DATA / held_out)
     index = {c: i for i, c in enumerate(classes)}

@@ -17,7 +17,6 @@ from edgetl.data.folders import (
     SPLITS,
     LabelledSet,
     load_splits,
-    synthetic_notes,
     natural_key,
     read_manifest,
     scan,
@@ -604,29 +603,3 @@ def test_data_split_writes_into_the_out_folder(tmp_path, three_classes):
     refused = subprocess.run([edgetl, "data", "split", str(three_classes), "--out", str(tmp_path / "x.json")],
                              capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "--out is a folder" in refused.stderr and "Traceback" not in refused.stderr
-
-
-# ---------------------------------------------------------------- synthetic notes beside real photos
-
-
-def test_synthetic_notes_beside_photos_train_only_and_no_note_pictures_split(tmp_path):
-    """`synth --from` composites beside photos go to train only; a no-note folder is split; composites alone are split."""
-    from edgetl.data.synth import make_dataset
-
-    photos = make_classes(tmp_path / "photos", {"10": 20, "20": 20})
-    composites = tmp_path / "composites"
-    make_dataset(composites, per_class=10, size=64, seed=0, source=photos, background=False, progress=False)
-    no_note = tmp_path / "no-note"
-    make_dataset(no_note, per_class=20, size=64, seed=0, background_only=True, progress=False)
-    assert synthetic_notes(composites) and not synthetic_notes(no_note) and not synthetic_notes(photos)
-
-    parts = load_splits([photos, composites, no_note], val=0.1, test=0.1, seed=0)
-    under = lambda part, root: sum(Path(s.path).is_relative_to(root) for s in part.samples)  # noqa: E731
-    assert under(parts["train"], composites) == 20
-    assert under(parts["val"], composites) == under(parts["test"], composites) == 0
-    assert under(parts["val"], no_note) == under(parts["test"], no_note) == 2  # 10 % of 20 each
-    assert under(parts["val"], photos) == under(parts["test"], photos) == 4
-    assert parts["train"].classes == ["10", "20", "background"]
-
-    alone = load_splits([composites], val=0.1, test=0.1, seed=0)  # nothing real to judge by: split as usual
-    assert len(alone["val"]) == len(alone["test"]) == 2

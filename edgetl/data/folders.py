@@ -16,8 +16,6 @@ from edgetl.digest import sha256_file
 from edgetl.errors import EdgetlError
 
 SPLITS = ("train", "val", "test")
-SYNTH_ANNOTATIONS = "annotations.json"  # what `edgetl synth` writes beside its class folders
-SYNTH_FORMAT = "edgetl-synth/"
 
 
 @dataclass(frozen=True)
@@ -254,46 +252,8 @@ def _split_tree(root: Path) -> dict[str, LabelledSet]:
     return parts
 
 
-def synthetic_notes(root: Path | str) -> bool:
-    """True for a class-folder set `edgetl synth` wrote with notes in it (drawn, or real ones pasted into scenes).
-
-    A no-note folder (``--background-only``) is not one: it shows what must stay silent, which validation
-    has to check.
-    """
-    try:
-        doc = json.loads((Path(root) / SYNTH_ANNOTATIONS).read_text())
-    except (OSError, ValueError):
-        return False
-    if not isinstance(doc, dict) or not str(doc.get("format", "")).startswith(SYNTH_FORMAT):
-        return False
-    no_note = doc.get("background_label") or "background"
-    return any(c != no_note for c in doc.get("classes", []))
-
-
-def split_roots(roots: Sequence[Path], val: float = 0.1, test: float = 0.1, seed: int = 0) -> dict[str, LabelledSet]:
-    """`split` of class folders, except that synthetic notes given beside real photos are all for training.
-
-    Validation places the card's announce threshold and test reports accuracy; both must be photos like
-    the ones a user takes. Degraded composites in validation set the threshold by mistakes no camera
-    makes (on a new photographer the card spoke on 58 % of notes instead of 83 %; BENCHMARKS.md).
-    """
-    data = scan(roots)
-    synthetic = [Path(r) for r in roots if synthetic_notes(r)]
-    if not synthetic or len(synthetic) == len(roots):
-        return split(data, val=val, test=test, seed=seed)
-    made = [any(Path(s.path).is_relative_to(r) for r in synthetic) for s in data.samples]
-    photos = LabelledSet(data.classes, [s for s, m in zip(data.samples, made) if not m])
-    parts = split(photos, val=val, test=test, seed=seed)
-    parts["train"].samples = sorted(parts["train"].samples + [s for s, m in zip(data.samples, made) if m],
-                                    key=lambda s: (s.label, str(s.path)))
-    return parts
-
-
 def load_splits(data: Path | str | Sequence[Path | str], val: float = 0.1, test: float = 0.1, seed: int = 0) -> dict[str, LabelledSet]:
-    """What training reads: a manifest .json, a split tree (train/ and val/ needed, test/ optional), or class folders.
-
-    Class folders are split by `split_roots`: `edgetl synth` notes beside real photos go to train only.
-    """
+    """What training reads: a manifest .json, a split tree (train/ and val/ needed, test/ optional), or class folders."""
     paths = [Path(data)] if isinstance(data, (str, Path)) else [Path(p) for p in data]
     if len(paths) == 1 and paths[0].suffix == ".json":
         if not paths[0].exists():
@@ -301,7 +261,7 @@ def load_splits(data: Path | str | Sequence[Path | str], val: float = 0.1, test:
         return read_manifest(paths[0])
     if len(paths) == 1 and is_split_tree(paths[0]):
         return _split_tree(paths[0])
-    return split_roots(paths, val=val, test=test, seed=seed)
+    return split(scan(paths), val=val, test=test, seed=seed)
 
 
 def resolve_split(data, split: str, run: Path | None = None) -> tuple[list[tuple[Path, str]], str, str | None]:

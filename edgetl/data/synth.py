@@ -35,12 +35,11 @@ import cv2
 import numpy as np
 
 from edgetl.atomic import current_umask
-from edgetl.data.folders import SYNTH_ANNOTATIONS as ANNOTATIONS
-from edgetl.data.folders import SYNTH_FORMAT
 from edgetl.errors import EdgetlError
 
 DEFAULT_DENOMINATIONS = (10, 20, 50, 100, 200, 500)
 BACKGROUND_LABEL = "background"
+ANNOTATIONS = "annotations.json"
 VISIBLE_THRESHOLD = 0.6  # a video note counts as shown once this share of it is inside the frame
 
 _HI_WIDTH = 448  # notes are drawn once at this width, then area-resized (clean anti-aliasing)
@@ -1149,7 +1148,7 @@ def make_dataset(out, per_class: int = 60, size: int = 224, seed: int = 0, denom
             (tmp / rel).write_bytes(buf.tobytes())
             items.append({"path": rel, "label": c, **rec})
         doc = {
-            "format": f"{SYNTH_FORMAT}1", "seed": seed, "size": size, "classes": classes,
+            "format": "edgetl-synth/1", "seed": seed, "size": size, "classes": classes,
             "background_label": BACKGROUND_LABEL if background else None,
             "source": _source_text(source),
             "backgrounds": None if backgrounds is None else str(backgrounds),

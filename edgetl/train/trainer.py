@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from edgetl.atomic import write_json
-from edgetl.data.folders import LabelledSet, load_splits, synthetic_notes
+from edgetl.data.folders import LabelledSet, load_splits
 from edgetl.data.images import load_square
 from edgetl.digest import sha256_file
 from edgetl.errors import EdgetlError
@@ -237,11 +237,6 @@ class _Training:
         self.folder.write_split(parts, seed=config.seed)
         self.log(f"data: {len(parts['train'].classes)} classes, train {len(parts['train'])}, val {len(parts['val'])}, "
                  f"test {len(parts['test'])} images")
-        roots = [Path(data)] if isinstance(data, (str, Path)) else [Path(p) for p in data]
-        made = [r for r in roots if synthetic_notes(r)]
-        if made and len(made) < len(roots):
-            self.log(f"data: {', '.join(str(r) for r in made)}: synthetic notes, for training only "
-                     "(validation and test stay real photos)")
         return parts
 
     def build(self, parts: dict[str, LabelledSet]) -> _Net:
