@@ -21,6 +21,7 @@ Writes ``benchmarks/results/recognition-NAME-PROTOCOL.json`` and prints one mark
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -37,21 +38,19 @@ PHOTO_FOLDERS = ("inr-photos", "inr-scans", "inr-handheld", "inr-parul")
 TARGET = 0.995
 
 
-def background_folder(work: Path, count: int, size: int) -> Path:
-    """``edgetl synth --background-only``: scenes with no note, some with a made-up foreign note."""
+def _tag(scenes: Path | None) -> str:
+    """A folder-name suffix naming the scene photos used, so another DIR never reuses these pictures."""
+    return "" if scenes is None else "-on-" + hashlib.sha256(str(Path(scenes).resolve()).encode()).hexdigest()[:8]
+
+
+def background_folder(work: Path, count: int, size: int, scenes: Path | None = None) -> Path:
+    """``edgetl synth --background-only [--background SCENES]``: no note, on drawn clutter or on crops of real photos.
+
+    Some show a made-up foreign note, some a hand.
+    """
     from edgetl.data.synth import make_dataset
 
-    out = work / f"no-note-{count}"
-    if not (out / "annotations.json").exists():
-        make_dataset(out, per_class=count, size=size, seed=0, background_only=True, progress=False)
-    return out
-
-
-def scene_folder(work: Path, count: int, size: int, scenes: Path) -> Path:
-    """``edgetl synth --background-only --background SCENES``: real photos with no note (crops, some with a hand)."""
-    from edgetl.data.synth import make_dataset
-
-    out = work / f"no-note-scenes-{count}"
+    out = work / f"no-note-{count}{_tag(scenes)}"
     if not (out / "annotations.json").exists():
         make_dataset(out, per_class=count, size=size, seed=0, background_only=True, backgrounds=scenes, progress=False)
     return out
@@ -64,12 +63,12 @@ def composites_folder(work: Path, per_class: int, size: int, exclude: str | None
     """``edgetl synth OUT --from inr-photos --from inr-scans --no-background [--background SCENES]``.
 
     Each note cut out, folded, held, lit, on drawn clutter or on crops of real ``scenes``. (Byte for byte what
-    `make model` writes to build/composites, for the same options.)
+    `make model` writes to build/composites, which uses drawn clutter.)
     """
     from edgetl.data.synth import make_dataset
 
     folders = [f for f in COMPOSITE_SOURCES if f != exclude]
-    out = work / f"composites-{per_class}-{'-'.join(folders)}{'-on-scenes' if scenes else ''}"
+    out = work / f"composites-{per_class}-{'-'.join(folders)}{_tag(scenes)}"
     if not (out / "annotations.json").exists():
         make_dataset(out, per_class=per_class, size=size, seed=0, source=[DATA / f for f in folders], background=False,
                      backgrounds=scenes, progress=False)
@@ -166,6 +165,8 @@ def main() -> None:
     ap.add_argument("--scene-count", type=int, default=600, help="no-note pictures made from --scenes")
     ap.add_argument("--reuse", action="store_true", help="reuse the trained run and int8 file of the same name when present (score only)")
     args = ap.parse_args()
+    if args.composites_on_scenes and not args.scenes:
+        ap.error("--composites-on-scenes needs --scenes DIR")
     from edgetl.export.convert import export
     from edgetl.train.config import TrainConfig
     from edgetl.train.trainer import train
@@ -176,11 +177,9 @@ def main() -> None:
     config = TrainConfig(weights=str(WEIGHTS), cache_dir=str(work / "cache"), **overrides)
     bg = background_folder(work, args.background, 224)
     held_out = args.protocol.split(":", 1)[1] if args.protocol.startswith("lofo:") else None
-    if args.composites_on_scenes and not args.scenes:
-        sys.exit("--composites-on-scenes needs --scenes DIR")
     on_scenes = args.scenes if args.composites_on_scenes else None
     extra = [composites_folder(work, args.composites, 224, held_out, on_scenes)] if args.composites else []
-    extra += [scene_folder(work, args.scene_count, 224, args.scenes)] if args.scenes else []
+    extra += [background_folder(work, args.scene_count, 224, args.scenes)] if args.scenes else []
     if args.protocol == "holdout":
         data = [DATA / f for f in PHOTO_FOLDERS] + [bg] + extra
     elif held_out:
