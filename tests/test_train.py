@@ -124,6 +124,26 @@ def test_bad_data_gives_one_line_and_nonzero_exit(tmp_path, case):
     assert expected in lines[0]
 
 
+def test_fine_tune_rate_decays_to_zero_over_the_planned_steps():
+    """Cosine starts at the configured rate, is at half of it half way, and ends at zero; constant never moves."""
+    from edgetl.tf_env import keras
+    from edgetl.train.config import TrainConfig
+    from edgetl.train.trainer import fine_tune_rate
+
+    k = keras()
+    cosine = fine_tune_rate(k, TrainConfig(fine_tune_learning_rate=4e-4, fine_tune_schedule="cosine"), steps=100)
+    assert [round(float(cosine(step)), 7) for step in (0, 50, 100, 150)] == [4e-4, 2e-4, 0.0, 0.0]
+    assert fine_tune_rate(k, TrainConfig(fine_tune_learning_rate=4e-4), steps=100) == 4e-4  # the default
+
+
+def test_unknown_schedule_is_refused_before_any_work(tmp_path):
+    proc = run_cli("train", str(tmp_path / "no-data-needed"), "--out", str(tmp_path / "run"), "--fine-tune-schedule", "linear")
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "cosine or constant" in lines[0], proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
 def test_weights_options_fail_clearly(tmp_path):
     from edgetl.train.backbones import build_classifier, resolve_weights
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 
 
+FINE_TUNE_SCHEDULES = ("cosine", "constant")  # cosine: decays to zero over fine_tune_epochs
+
+
 @dataclass
 class TrainConfig:
     # backbone
@@ -27,6 +30,7 @@ class TrainConfig:
     batch_size: int = 64
     learning_rate: float = 1e-3
     fine_tune_learning_rate: float = 5e-4  # 1e-4 was still underfitting after 12 epochs (BENCHMARKS.md)
+    fine_tune_schedule: str = "constant"  # one of FINE_TUNE_SCHEDULES; cosine measured, not adopted (BENCHMARKS.md)
     patience: int = 6
     class_weights: bool = True
     # augmentation: view 0 is the plain image, views 1..K-1 are augmented copies cached once

@@ -30,7 +30,7 @@ from edgetl.progress import enabled as progress_enabled
 from edgetl.run import CONFIG, Run, RunFolder
 from edgetl.train import augment, backbones
 from edgetl.train.batches import random_view_batches
-from edgetl.train.config import TrainConfig
+from edgetl.train.config import FINE_TUNE_SCHEDULES, TrainConfig
 from edgetl.train.features import CacheStats, FeatureCache, cache_key, default_cache_dir, extract
 
 FIT = "squash"  # how a photo becomes a square input; part of the cache key
@@ -174,6 +174,17 @@ def _class_weights(y: np.ndarray, n: int) -> dict[int, float]:
 
 def _hashes(samples) -> list[str]:
     return [sha256_file(s.path, never_raise=True) for s in samples]
+
+
+def fine_tune_rate(keras, config: TrainConfig, steps: int):
+    """The fine-tuning learning rate: constant, or a cosine decay to zero over every planned step.
+
+    Cosine lets the last epochs settle instead of wandering at full rate. It ranks a new photographer's notes
+    better but held-out photos worse, so constant stays the default (BENCHMARKS.md, "A cosine fine-tuning
+    schedule")."""
+    if config.fine_tune_schedule == "constant":
+        return config.fine_tune_learning_rate
+    return keras.optimizers.schedules.CosineDecay(config.fine_tune_learning_rate, decay_steps=max(1, steps))
 
 
 def _view_batches(keras, x: np.ndarray, y: np.ndarray, n_classes: int, batch: int, seed: int):
@@ -347,13 +358,15 @@ class _Training:
         for layer in backbones.trainable_top(net.model, net.cut):
             layer.trainable = not isinstance(layer, k.layers.BatchNormalization)  # BN stays in inference mode
         loss, class_weight, monitor, val = self._fit_settings(feats, n)
+        x_train, y_train = feats.arrays["train"]
+        batches = _view_batches(k, x_train, y_train, n, config.batch_size, config.seed)
         with self.strategy.scope():
-            net.top.compile(optimizer=k.optimizers.Adam(config.fine_tune_learning_rate), loss=loss, metrics=["accuracy"])
+            rate = fine_tune_rate(k, config, steps=config.fine_tune_epochs * len(batches))
+            net.top.compile(optimizer=k.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
         self.log(f"fine-tuning the top {net.blocks} block(s) from {net.cut} ({net.top.count_params():,} parameters in the top)")
         epoch_log = self._epoch_log("fine-tune", config.fine_tune_epochs)
         val_data = (val[0][:, 0].astype(np.float32), _one_hot(val[1], n)) if val else None
-        x_train, y_train = feats.arrays["train"]
-        net.top.fit(_view_batches(k, x_train, y_train, n, config.batch_size, config.seed), epochs=config.fine_tune_epochs,
+        net.top.fit(batches, epochs=config.fine_tune_epochs,
                     validation_data=val_data, class_weight=class_weight, verbose=0,
                     callbacks=[k.callbacks.EarlyStopping(monitor=monitor, patience=max(2, config.patience // 2),
                                                          restore_best_weights=True),
@@ -441,6 +454,8 @@ def train(
     out = Path(out)
     config = config or TrainConfig()
     backbones.validate(config.alpha, config.size, config.backbone)
+    if config.fine_tune_schedule not in FINE_TUNE_SCHEDULES:
+        raise EdgetlError(f"--fine-tune-schedule must be {' or '.join(FINE_TUNE_SCHEDULES)} (got {config.fine_tune_schedule!r})")
     created = not out.exists()
     prepare_run_dir(out, resume, force)
     state_path = out / STATE
