@@ -1,6 +1,7 @@
 """Replay decision settings on one clip's recorded model outputs, and show why missed notes were missed.
 
     python benchmarks/decision_replay.py MODEL --video clip.mp4 [--set ema --set vote --set ema,leave_frames=8]
+    python benchmarks/decision_replay.py MODEL --video clip.mp4 --views alternate   # every second frame turned 180 degrees
 
 The model runs once over every frame, through the same pre-processing and interpreter as `edgetl run` on a
 file (video clock: frame i is at i / fps). Each ``--set`` then replays a fresh Decider over those rows and is
@@ -32,20 +33,41 @@ from edgetl.runtime.setup import decision_setup  # noqa: E402
 from edgetl.runtime.sources import open_source  # noqa: E402
 
 
-def record(model: Path, video: Path, threads: int | None) -> tuple[Classifier, np.ndarray]:
-    """Every frame's class probabilities, as the loop computes them."""
+VIEWS = ("as-is", "alternate", "mean")  # the frame; every second frame turned 180 degrees; both views averaged
+
+
+def record(model: Path, video: Path, threads: int | None, turned: bool = False) -> tuple[Classifier, np.ndarray, np.ndarray | None]:
+    """Every frame's class probabilities, as the loop computes them (and, if ``turned``, for the frame turned 180 degrees)."""
     clf = Classifier(model, threads=threads)
     prep = Preprocessor(clf.input.size, None, out=clf.input_buffer())
     source = open_source(video)
-    rows = []
+    rows, turned_rows = [], []
     try:
         while (frame := source.read()) is not None:
-            clf.set_input(prep(frame))
+            square = prep(frame)
+            if turned:
+                upside_down = np.ascontiguousarray(square[::-1, ::-1])
+            clf.set_input(square)
             clf.invoke()
             rows.append(np.array(clf.output(), dtype=np.float64))
+            if turned:
+                clf.set_input(upside_down)
+                clf.invoke()
+                turned_rows.append(np.array(clf.output(), dtype=np.float64))
     finally:
         source.close()
-    return clf, np.stack(rows)
+    return clf, np.stack(rows), np.stack(turned_rows) if turned else None
+
+
+def as_viewed(rows: np.ndarray, turned: np.ndarray | None, views: str) -> np.ndarray:
+    """The rows a loop would see: as is; alternating with the turned view (one inference a frame); or averaged (two)."""
+    if views == "as-is":
+        return rows
+    if views == "alternate":
+        out = rows.copy()
+        out[1::2] = turned[1::2]
+        return out
+    return (rows + turned) / 2
 
 
 def parse_setting(text: str) -> dict:
@@ -82,15 +104,18 @@ def main(argv=None) -> int:
     ap.add_argument("--set", dest="settings", action="append", help="ema or vote, optionally with ,FIELD=VALUE DecisionConfig overrides")
     ap.add_argument("--threshold", type=float, default=None, help="override the card's announce threshold")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--views", choices=VIEWS, default="as-is",
+                    help="alternate: every second frame turned 180 degrees; mean: both views of every frame averaged")
     args = ap.parse_args(argv)
     settings = args.settings or ["ema"]
     truth = json.loads(args.video.with_suffix(".json").read_text())
     fps = float(truth.get("fps") or 30.0)
-    clf, rows = record(args.model, args.video, args.threads)
+    clf, rows, turned = record(args.model, args.video, args.threads, turned=args.views != "as-is")
+    rows = as_viewed(rows, turned, args.views)
     labels, card = list(clf.labels), clf.card
     setup = decision_setup(labels, card.background_label if card else None,
                            card.announce_threshold if card else None, threshold=args.threshold)
-    report = {"model": str(args.model), "video": str(args.video), "frames": len(rows), "threshold": setup.threshold,
+    report = {"model": str(args.model), "video": str(args.video), "frames": len(rows), "views": args.views, "threshold": setup.threshold,
               "settings": {}}
     for text in settings:
         score = score_against_truth(replay(rows, labels, setup.background, setup.threshold, fps,

@@ -1,0 +1,157 @@
+"""Where should a recognition run's int8 model start speaking? Every threshold at a fine step, side by side.
+
+    .venv/bin/python benchmarks/thresholds.py /tmp/rec/R0-lofo-inr-parul /tmp/rec/R0-lofo-inr-parul-models/R0-lofo-inr-parul_int8.tflite
+    .venv/bin/python benchmarks/thresholds.py RUN MODEL --views 2      # also score each photo turned 180 deg, averaged
+
+``recognition.py`` reports one row at the card's threshold. This tool shows the whole trade behind it, for
+one run folder and the int8 file exported from it (scored as shipped, raw uint8 pixels in):
+
+* validation (the split that places the card's threshold): answers spoken, wrong ones, and whether the
+  export's rule (``edgetl.metrics.selective``: 99.5 % precision with one more wrong answer counted, on at
+  least 100 spoken answers) trusts the threshold;
+* test notes (real photos only; the no-note pictures are left out, negatives below stand for them):
+  coverage, precision and wrong answers;
+* ``negatives/``: Swedish notes and scenes announced (never trained on, test only).
+
+With ``--views 2`` each photo is also seen turned 180 degrees and the two outputs are averaged, the
+"several views of one note" lever (two inferences per photo). Predictions are cached beside the model
+(``MODEL.views-N.npz``), so a second look at another step is instant. Writes
+``benchmarks/results/thresholds-NAME[-views2].json`` unless ``--no-save``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from paths import DATA, ROOT  # noqa: E402  (also puts edgetl on the path)
+
+from edgetl.atomic import write_json  # noqa: E402
+from edgetl.data.folders import read_manifest  # noqa: E402
+from edgetl.metrics import selective  # noqa: E402
+
+NEGATIVES = ("sek-notes", "scenes")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+
+
+def _views(model: Path, paths: list[Path], size: int, count: int) -> np.ndarray:
+    """count x N x classes: the int8 model's output for each photo as is, then (count 2) turned 180 degrees."""
+    from edgetl.data.images import load_square
+    from edgetl.runtime.interpreter import Classifier
+
+    clf = Classifier(model, threads=2)
+    out: list[list[np.ndarray]] = [[] for _ in range(count)]
+    for i in range(0, len(paths), 64):
+        batch = np.stack([load_square(p, size) for p in paths[i: i + 64]])
+        out[0].append(clf.predict(batch))
+        if count == 2:
+            out[1].append(clf.predict(np.ascontiguousarray(batch[:, ::-1, ::-1])))
+    return np.stack([np.concatenate(o) for o in out])
+
+
+def _photos(run: Path, labels: list[str]) -> dict[str, tuple[list[Path], np.ndarray]]:
+    """Validation as the export saw it (synthetic pictures included); test: the real photos only."""
+    manifest = read_manifest(run / "split.json")
+    parts = {}
+    for part, real_only in (("val", False), ("test", True)):
+        split = manifest[part]
+        samples = [s for s in split.samples if not real_only or Path(s.path).is_relative_to(DATA)]
+        parts[part] = ([Path(s.path) for s in samples],
+                       np.array([labels.index(split.classes[s.label]) for s in samples], int))
+    negs = [p for kind in NEGATIVES for p in sorted((DATA / "negatives" / kind).iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+    parts["negatives"] = (negs, np.array([NEGATIVES.index(p.parent.name) for p in negs], int))
+    return parts
+
+
+def predictions(run: Path, model: Path, labels: list[str], size: int, views: int) -> dict[str, np.ndarray]:
+    """Truth and averaged outputs per part, computed once per model and view count."""
+    cache = Path(f"{model}.views-{views}.npz")
+    if cache.exists():
+        return dict(np.load(cache))
+    out = {}
+    for part, (paths, truth) in _photos(run, labels).items():
+        print(f"  scoring {len(paths)} {part} photos ...", file=sys.stderr, flush=True)
+        out[f"y_{part}"], out[f"p_{part}"] = truth, _views(model, paths, size, views).mean(0)
+    tmp = cache.with_name(cache.name + ".tmp.npz")
+    np.savez(tmp, **out)
+    tmp.replace(cache)
+    return out
+
+
+def table(pred: dict[str, np.ndarray], labels: list[str], thresholds: list[float]) -> dict:
+    """One row per threshold: validation (trusted or not), test notes, negatives announced."""
+    silent = [labels.index("background")] if "background" in labels else []
+    val = selective(pred["y_val"], pred["p_val"], thresholds=thresholds, silent=silent)
+    notes = ~np.isin(pred["y_test"], silent)
+    test = selective(pred["y_test"][notes], pred["p_test"][notes], thresholds=thresholds, silent=silent, min_spoken=1)
+    conf, top = pred["p_negatives"].max(1), pred["p_negatives"].argmax(1)
+    speakable = ~np.isin(top, silent) & (conf > 0)
+    rows = []
+    for v, t in zip(val["curve"], test["curve"]):
+        said = speakable & (conf >= v["threshold"])
+        rows.append({"threshold": v["threshold"], "val_spoken": v["spoken"], "val_wrong": v["wrong"], "trusted": v["trusted"],
+                     "test_coverage": t["coverage"], "test_precision": t["precision"], "test_wrong": t["wrong"],
+                     **{f"{kind}_announced": int(said[pred["y_negatives"] == i].sum()) for i, kind in enumerate(NEGATIVES)}})
+    p_notes, y_notes = pred["p_test"][notes], pred["y_test"][notes]
+    return {"threshold_by_rule": val["threshold"], "test_notes": int(notes.sum()),
+            "top1": round(float((p_notes.argmax(1) == y_notes).mean()), 4),
+            "best_coverage_at_99_5": best_coverage(y_notes, p_notes, silent),
+            "negatives": {kind: int((pred["y_negatives"] == i).sum()) for i, kind in enumerate(NEGATIVES)}, "rows": rows}
+
+
+def best_coverage(truth: np.ndarray, probs: np.ndarray, silent: list[int], target: float = 0.995) -> float:
+    """The largest share of notes a threshold could speak on at >= target precision (an oracle, for ranking)."""
+    conf, top = probs.max(1), probs.argmax(1)
+    speakable = ~np.isin(top, silent) & (conf > 0)
+    order = np.argsort(-np.where(speakable, conf, -1.0))
+    right = np.cumsum(((top == truth) & speakable)[order])
+    spoken = np.cumsum(speakable[order])
+    ok = np.flatnonzero((right / np.maximum(spoken, 1) >= target) & speakable[order])
+    return round(float(spoken[ok[-1]] / truth.size), 4) if ok.size else 0.0
+
+
+def show(result: dict) -> None:
+    print(f"top-1 {result['top1']:.1%} on {result['test_notes']} test notes; best coverage at >= 99.5 %: "
+          f"{result['best_coverage_at_99_5']:.1%}; the card's rule on this grid picks {result['threshold_by_rule']}")
+    neg = result["negatives"]
+    print(f"| threshold | val spoken | val wrong | trusted | test coverage | test precision | test wrong | "
+          f"Swedish (of {neg['sek-notes']}) | scenes (of {neg['scenes']}) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in result["rows"]:
+        print(f"| {r['threshold']:.2f} | {r['val_spoken']} | {r['val_wrong']} | {'yes' if r['trusted'] else ''} | "
+              f"{r['test_coverage']:.1%} | {r['test_precision']:.2%} | {r['test_wrong']} | "
+              f"{r['sek-notes_announced']} | {r['scenes_announced']} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("run", type=Path, help="the recognition run folder (holds split.json)")
+    ap.add_argument("model", type=Path, help="the int8 .tflite exported from it (its card beside it)")
+    ap.add_argument("--views", type=int, choices=(1, 2), default=1, help="2: also turned 180 degrees, averaged")
+    ap.add_argument("--low", type=float, default=0.50, help="lowest threshold shown")
+    ap.add_argument("--step", type=float, default=0.01)
+    ap.add_argument("--no-save", action="store_true", help="print only")
+    args = ap.parse_args()
+    card_path = args.model.with_suffix(".json")
+    if not (args.run / "split.json").is_file() or not card_path.is_file():
+        print(f"error: need {args.run}/split.json and the model's card {card_path} beside the model", file=sys.stderr)
+        sys.exit(2)
+    card = json.loads(card_path.read_text())
+    labels = card["labels"]
+    thresholds = [round(float(t), 3) for t in np.arange(args.low, 0.9995, args.step)]
+    result = table(predictions(args.run, args.model, labels, card["input_size"], args.views), labels, thresholds)
+    result.update(model=args.model.name, views=args.views, card_threshold=card.get("announce_threshold"),
+                  command=" ".join(["benchmarks/thresholds.py", *sys.argv[1:]]))
+    print(f"card threshold: {result['card_threshold']}")
+    show(result)
+    if not args.no_save:
+        name = args.model.stem.removesuffix("_int8") + ("-views2" if args.views == 2 else "")
+        write_json(ROOT / "benchmarks" / "results" / f"thresholds-{name}.json", result)
+
+
+if __name__ == "__main__":
+    main()
