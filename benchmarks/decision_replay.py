@@ -44,16 +44,12 @@ def record(model: Path, video: Path, threads: int | None, turned: bool = False) 
     rows, turned_rows = [], []
     try:
         while (frame := source.read()) is not None:
-            square = prep(frame)
-            if turned:
-                upside_down = np.ascontiguousarray(square[::-1, ::-1])
-            clf.set_input(square)
-            clf.invoke()
-            rows.append(np.array(clf.output(), dtype=np.float64))
-            if turned:
-                clf.set_input(upside_down)
+            square = prep(frame)  # the interpreter's own input buffer: copy the turned view before it is reused
+            views = [square, np.ascontiguousarray(square[::-1, ::-1])] if turned else [square]
+            for view, out in zip(views, (rows, turned_rows)):
+                clf.set_input(view)
                 clf.invoke()
-                turned_rows.append(np.array(clf.output(), dtype=np.float64))
+                out.append(np.array(clf.output(), dtype=np.float64))
     finally:
         source.close()
     return clf, np.stack(rows), np.stack(turned_rows) if turned else None
