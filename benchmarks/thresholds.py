@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/thresholds.py /tmp/rec/R0-lofo-inr-parul /tmp/rec/R0-lofo-inr-parul-models/R0-lofo-inr-parul_int8.tflite
     .venv/bin/python benchmarks/thresholds.py RUN MODEL --views 2      # also score each photo turned 180 deg, averaged
+    .venv/bin/python benchmarks/thresholds.py RUN MODEL --mistakes 0.8 # and name every photo called wrong at >= 0.8
 
 ``recognition.py`` reports one row at the card's threshold. This tool shows the whole trade behind it, for
 one run folder and the int8 file exported from it (scored as shipped, raw uint8 pixels in):
@@ -114,6 +115,23 @@ def best_coverage(truth: np.ndarray, probs: np.ndarray, silent: list[int], targe
     return round(float(spoken[ok[-1]] / truth.size), 4) if ok.size else 0.0
 
 
+def confident_mistakes(run: Path, pred: dict[str, np.ndarray], labels: list[str], at: float) -> list[dict]:
+    """Validation and test photos, and negatives, given a wrong name at confidence >= ``at``: the answers that
+    keep the card's threshold up, or that a user would hear."""
+    silent = labels.index("background") if "background" in labels else -1
+    paths = {part: p for part, (p, _) in _photos(run, labels).items()}
+    found = []
+    for part in ("val", "test", "negatives"):
+        probs, truth = pred[f"p_{part}"], pred[f"y_{part}"]
+        conf, top = probs.max(1), probs.argmax(1)
+        wrong = (top != silent) & (conf >= at) & ((top != truth) if part != "negatives" else True)
+        for i in np.flatnonzero(wrong)[np.argsort(-conf[wrong])]:
+            said = labels[top[i]]
+            found.append({"part": part, "path": str(paths[part][i]), "said": said, "confidence": round(float(conf[i]), 3),
+                          "truth": NEGATIVES[truth[i]] if part == "negatives" else labels[truth[i]]})
+    return found
+
+
 def show(result: dict) -> None:
     print(f"top-1 {result['top1']:.1%} on {result['test_notes']} test notes; best coverage at >= 99.5 %: "
           f"{result['best_coverage_at_99_5']:.1%}; the card's rule on this grid picks {result['threshold_by_rule']}")
@@ -134,6 +152,8 @@ def main() -> None:
     ap.add_argument("--views", type=int, choices=(1, 2), default=1, help="2: also turned 180 degrees, averaged")
     ap.add_argument("--low", type=float, default=0.50, help="lowest threshold shown")
     ap.add_argument("--step", type=float, default=0.01)
+    ap.add_argument("--mistakes", type=float, default=None, metavar="T",
+                    help="also list every photo given a wrong name at confidence >= T (validation, test, negatives)")
     ap.add_argument("--no-save", action="store_true", help="print only")
     args = ap.parse_args()
     card_path = args.model.with_suffix(".json")
@@ -143,11 +163,17 @@ def main() -> None:
     card = json.loads(card_path.read_text())
     labels = card["labels"]
     thresholds = [round(float(t), 3) for t in np.arange(args.low, 0.9995, args.step)]
-    result = table(predictions(args.run, args.model, labels, card["input_size"], args.views), labels, thresholds)
+    pred = predictions(args.run, args.model, labels, card["input_size"], args.views)
+    result = table(pred, labels, thresholds)
     result.update(model=args.model.name, views=args.views, card_threshold=card.get("announce_threshold"),
                   command=" ".join(["benchmarks/thresholds.py", *sys.argv[1:]]))
     print(f"card threshold: {result['card_threshold']}")
     show(result)
+    if args.mistakes is not None:
+        result["mistakes"] = confident_mistakes(args.run, pred, labels, args.mistakes)
+        print(f"\nwrong names at confidence >= {args.mistakes}:")
+        for m in result["mistakes"]:
+            print(f"  {m['part']:9s} {m['confidence']:.3f} said {m['said']:>5s}, is {m['truth']:>9s}  {m['path']}")
     if not args.no_save:
         name = args.model.stem.removesuffix("_int8") + ("-views2" if args.views == 2 else "")
         write_json(ROOT / "benchmarks" / "results" / f"thresholds-{name}.json", result)
