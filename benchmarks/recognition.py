@@ -109,6 +109,21 @@ def predict_file(model: Path, paths: list[Path], size: int) -> np.ndarray:
     return np.concatenate(out)
 
 
+def best_coverage(probs: np.ndarray, truth: np.ndarray, silent: list[int], target: float = TARGET) -> float:
+    """The largest share of notes one threshold could speak on at >= target precision (an oracle, for ranking).
+
+    Notes are the pictures whose truth is not in ``silent``; a spoken answer to any other picture counts as wrong.
+    """
+    conf, pred = probs.max(1), probs.argmax(1)
+    speakable = ~np.isin(pred, silent) & (conf > 0)  # an all-zero (gate-rejected) output is silence
+    order = np.argsort(-np.where(speakable, conf, -1.0))
+    right = np.cumsum(((pred == truth) & speakable)[order])
+    spoken = np.cumsum(speakable[order])
+    ok = np.flatnonzero((right / np.maximum(spoken, 1) >= target) & speakable[order])
+    notes = int((~np.isin(truth, silent)).sum())
+    return round(float(spoken[ok[-1]] / notes), 4) if ok.size else 0.0
+
+
 def score(probs: np.ndarray, truth: np.ndarray, labels: list[str], threshold: float | None) -> dict:
     """Top-1 and the speaker's view: which answers it would say, and how many of those are right."""
     bg = labels.index("background") if "background" in labels else -1
@@ -119,13 +134,7 @@ def score(probs: np.ndarray, truth: np.ndarray, labels: list[str], threshold: fl
     row = {"notes": int(notes.sum()), "top1": round(float((pred[notes] == truth[notes]).mean()), 4),
            "silent_notes": round(float((~speakable[notes]).mean()), 4),
            "top1_by_class": {labels[c]: round(float((pred[truth == c] == c).mean()), 4) for c in sorted(set(truth[notes]))}}
-    order = np.argsort(-np.where(speakable, conf, -1.0))
-    right = (pred == truth)[order] & speakable[order]
-    spoken_mask = speakable[order]
-    cum_right, cum_spoken = np.cumsum(right), np.cumsum(spoken_mask)
-    precision = cum_right / np.maximum(cum_spoken, 1)
-    ok = np.flatnonzero((precision >= TARGET) & spoken_mask)
-    row["best_coverage_at_99_5"] = round(float(cum_spoken[ok[-1]] / notes.sum()), 4) if ok.size else 0.0
+    row["best_coverage_at_99_5"] = best_coverage(probs, truth, [bg])
     if threshold is not None:
         spoken = speakable & (conf >= threshold)
         n = int(spoken[notes].sum())

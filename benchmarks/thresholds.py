@@ -34,6 +34,7 @@ from paths import DATA, ROOT  # noqa: E402  (also puts edgetl on the path)
 from edgetl.atomic import write_json  # noqa: E402
 from edgetl.data.folders import read_manifest  # noqa: E402
 from edgetl.metrics import selective  # noqa: E402
+from recognition import best_coverage  # noqa: E402
 
 NEGATIVES = ("sek-notes", "scenes")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
@@ -100,19 +101,8 @@ def table(pred: dict[str, np.ndarray], labels: list[str], thresholds: list[float
     p_notes, y_notes = pred["p_test"][notes], pred["y_test"][notes]
     return {"threshold_by_rule": val["threshold"], "test_notes": int(notes.sum()),
             "top1": round(float((p_notes.argmax(1) == y_notes).mean()), 4),
-            "best_coverage_at_99_5": best_coverage(y_notes, p_notes, silent),
+            "best_coverage_at_99_5": best_coverage(p_notes, y_notes, silent),
             "negatives": {kind: int((pred["y_negatives"] == i).sum()) for i, kind in enumerate(NEGATIVES)}, "rows": rows}
-
-
-def best_coverage(truth: np.ndarray, probs: np.ndarray, silent: list[int], target: float = 0.995) -> float:
-    """The largest share of notes a threshold could speak on at >= target precision (an oracle, for ranking)."""
-    conf, top = probs.max(1), probs.argmax(1)
-    speakable = ~np.isin(top, silent) & (conf > 0)
-    order = np.argsort(-np.where(speakable, conf, -1.0))
-    right = np.cumsum(((top == truth) & speakable)[order])
-    spoken = np.cumsum(speakable[order])
-    ok = np.flatnonzero((right / np.maximum(spoken, 1) >= target) & speakable[order])
-    return round(float(spoken[ok[-1]] / truth.size), 4) if ok.size else 0.0
 
 
 def confident_mistakes(run: Path, pred: dict[str, np.ndarray], labels: list[str], at: float) -> list[dict]:
