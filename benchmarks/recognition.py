@@ -98,15 +98,23 @@ def source_of(path: Path) -> str:
     return next((f for f in PHOTO_FOLDERS if f in parts), "background")
 
 
-def predict_file(model: Path, paths: list[Path], size: int) -> np.ndarray:
+def predict_views(model: Path, paths: list[Path], size: int, count: int = 1) -> np.ndarray:
+    """count x N x classes: the int8 file's output for each photo as is, then (count 2) turned 180 degrees."""
     from edgetl.data.images import load_square
     from edgetl.runtime.interpreter import Classifier
 
     clf = Classifier(model, threads=2)
-    out = []
+    out: list[list[np.ndarray]] = [[] for _ in range(count)]
     for i in range(0, len(paths), 64):
-        out.append(clf.predict(np.stack([load_square(p, size) for p in paths[i : i + 64]])))
-    return np.concatenate(out)
+        batch = np.stack([load_square(p, size) for p in paths[i: i + 64]])
+        out[0].append(clf.predict(batch))
+        if count == 2:
+            out[1].append(clf.predict(np.ascontiguousarray(batch[:, ::-1, ::-1])))
+    return np.stack([np.concatenate(o) for o in out])
+
+
+def predict_file(model: Path, paths: list[Path], size: int) -> np.ndarray:
+    return predict_views(model, paths, size)[0]
 
 
 def best_coverage(probs: np.ndarray, truth: np.ndarray, silent: list[int], target: float = TARGET) -> float:

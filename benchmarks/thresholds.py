@@ -34,25 +34,10 @@ from paths import DATA, ROOT  # noqa: E402  (also puts edgetl on the path)
 from edgetl.atomic import write_json  # noqa: E402
 from edgetl.data.folders import read_manifest  # noqa: E402
 from edgetl.metrics import selective  # noqa: E402
-from recognition import best_coverage  # noqa: E402
+from recognition import best_coverage, predict_views  # noqa: E402
 
 NEGATIVES = ("sek-notes", "scenes")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
-
-
-def _views(model: Path, paths: list[Path], size: int, count: int) -> np.ndarray:
-    """count x N x classes: the int8 model's output for each photo as is, then (count 2) turned 180 degrees."""
-    from edgetl.data.images import load_square
-    from edgetl.runtime.interpreter import Classifier
-
-    clf = Classifier(model, threads=2)
-    out: list[list[np.ndarray]] = [[] for _ in range(count)]
-    for i in range(0, len(paths), 64):
-        batch = np.stack([load_square(p, size) for p in paths[i: i + 64]])
-        out[0].append(clf.predict(batch))
-        if count == 2:
-            out[1].append(clf.predict(np.ascontiguousarray(batch[:, ::-1, ::-1])))
-    return np.stack([np.concatenate(o) for o in out])
 
 
 def _photos(run: Path, labels: list[str]) -> dict[str, tuple[list[Path], np.ndarray]]:
@@ -77,7 +62,7 @@ def predictions(run: Path, model: Path, labels: list[str], size: int, views: int
     out = {}
     for part, (paths, truth) in _photos(run, labels).items():
         print(f"  scoring {len(paths)} {part} photos ...", file=sys.stderr, flush=True)
-        out[f"y_{part}"], out[f"p_{part}"] = truth, _views(model, paths, size, views).mean(0)
+        out[f"y_{part}"], out[f"p_{part}"] = truth, predict_views(model, paths, size, views).mean(0)
     tmp = cache.with_name(cache.name + ".tmp.npz")
     np.savez(tmp, **out)
     tmp.replace(cache)
