@@ -136,6 +136,45 @@ def test_fine_tune_rate_decays_to_zero_over_the_planned_steps():
     assert fine_tune_rate(k, TrainConfig(fine_tune_learning_rate=4e-4), steps=100) == 4e-4  # the default
 
 
+def test_weight_average_is_the_mean_of_every_step_from_its_epoch():
+    """After fitting, the model holds the mean of its weights after each step of epochs 2-3, not the last step's."""
+    from edgetl.tf_env import keras
+    from edgetl.train.trainer import _WeightAverage
+
+    k = keras()
+    k.utils.set_random_seed(0)
+    model = k.Sequential([k.Input((4,)), k.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=k.optimizers.SGD(0.5), loss="categorical_crossentropy")
+    seen: list[list[np.ndarray]] = []
+
+    class Record(k.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if self.epoch >= 1:
+                seen.append([w.copy() for w in model.get_weights()])
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+    messages: list[str] = []
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 4)).astype(np.float32), np.eye(3, dtype=np.float32)[rng.integers(0, 3, 40)]
+    model.fit(x, y, batch_size=10, epochs=3, shuffle=False, verbose=0,
+              callbacks=[Record(), _WeightAverage(k, model, start=2, log=messages.append).callback])
+    assert len(seen) == 8  # 4 steps in each of epochs 2 and 3
+    for got, *steps in zip(model.get_weights(), *seen):
+        np.testing.assert_allclose(got, np.mean(steps, axis=0), rtol=1e-5, atol=1e-6)
+        assert not np.allclose(got, steps[-1])
+    assert messages == ["fine-tuned weights: the mean of 8 steps from epoch 2"]
+
+
+def test_average_from_outside_the_fine_tuning_epochs_is_refused(tmp_path):
+    proc = run_cli("train", str(tmp_path / "no-data-needed"), "--out", str(tmp_path / "run"), "--average-from", "16")
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "--average-from" in lines[0] and "1-15" in lines[0], proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
 def test_unknown_schedule_is_refused_before_any_work(tmp_path):
     proc = run_cli("train", str(tmp_path / "no-data-needed"), "--out", str(tmp_path / "run"), "--fine-tune-schedule", "linear")
     assert proc.returncode == 2, proc.stderr

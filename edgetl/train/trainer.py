@@ -193,6 +193,46 @@ def _view_batches(keras, x: np.ndarray, y: np.ndarray, n_classes: int, batch: in
                                lambda idx, view: (x[idx, view].astype(np.float32), _one_hot(y[idx], n_classes)))
 
 
+class _WeightAverage:
+    """A running mean of the fine-tuned weights over every step from epoch ``start`` (1-based) on.
+
+    A constant-rate run wanders, so its best epoch is a noisy pick; the mean of many steps sits in a flatter
+    region, which ranks a new photographer's notes better (BENCHMARKS.md, "Weight averaging"). BatchNorm is
+    frozen, so there are no statistics to recompute. The mean replaces the weights when fitting ends, after
+    EarlyStopping's restore; a resumed run averages from where it resumed."""
+
+    def __init__(self, keras, model, start: int, log: Callable[[str], None]):
+        self.mean: list[np.ndarray] | None = None
+        self.steps = 0
+        average = self
+
+        class Callback(keras.callbacks.Callback):
+            def on_epoch_begin(cb, epoch, logs=None):
+                cb.active = epoch + 1 >= start
+
+            def on_train_batch_end(cb, batch, logs=None):
+                if cb.active:
+                    average.add(model.get_weights())
+
+            def on_train_end(cb, logs=None):
+                if average.mean is None:
+                    log(f"fine-tuning stopped before epoch {start}: kept the best epoch's weights, nothing averaged")
+                    return
+                model.set_weights([m.astype(np.float32) if m.dtype.kind == "f" else m for m in average.mean])
+                log(f"fine-tuned weights: the mean of {average.steps} steps from epoch {start}")
+
+        self.callback = Callback()
+
+    def add(self, weights: list[np.ndarray]) -> None:
+        self.steps += 1
+        if self.mean is None:
+            self.mean = [w.astype(np.float64) if w.dtype.kind == "f" else w for w in weights]
+            return
+        for m, w in zip(self.mean, weights):
+            if m.dtype.kind == "f":
+                m += (w - m) / self.steps
+
+
 def _predict(model, x: np.ndarray, batch: int = 256) -> np.ndarray:
     if len(x) == 0:
         return np.zeros((0, model.output_shape[-1]), np.float32)
@@ -371,7 +411,14 @@ class _Training:
                     callbacks=[k.callbacks.EarlyStopping(monitor=monitor, patience=max(2, config.patience // 2),
                                                          restore_best_weights=True),
                                k.callbacks.BackupAndRestore(str(self.folder.path / ".backup" / "fine_tune")),
-                               epoch_log.callback])
+                               epoch_log.callback, *self._averaging(net)])
+
+    def _averaging(self, net: _Net) -> list:
+        start = self.config.average_from
+        if start <= 0:
+            return []
+        self.log(f"averaging the fine-tuned weights over every step from epoch {start}")
+        return [_WeightAverage(self.keras, net.top, start, self.log).callback]
 
     def write(self, net: _Net, feats: _Features, parts: dict[str, LabelledSet], data, seconds_so_far) -> TrainResult:
         """Evaluate every split and write the complete run: model, labels, config, metrics, tables, plots."""
@@ -456,6 +503,9 @@ def train(
     backbones.validate(config.alpha, config.size, config.backbone)
     if config.fine_tune_schedule not in FINE_TUNE_SCHEDULES:
         raise EdgetlError(f"--fine-tune-schedule must be {' or '.join(FINE_TUNE_SCHEDULES)} (got {config.fine_tune_schedule!r})")
+    if not 0 <= config.average_from <= max(config.fine_tune_epochs, 0):
+        raise EdgetlError(f"--average-from must be 0 (off) or an epoch of fine-tuning, 1-{config.fine_tune_epochs} "
+                          f"(got {config.average_from})")
     created = not out.exists()
     prepare_run_dir(out, resume, force)
     state_path = out / STATE
