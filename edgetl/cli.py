@@ -190,7 +190,8 @@ def train(
     config = TrainConfig(**_given(
         backbone=backbone, alpha=alpha, size=size, weights=weights, strategy=strategy, fine_tune=fine_tune, epochs=epochs,
         fine_tune_epochs=fine_tune_epochs, batch_size=batch_size, learning_rate=learning_rate,
-        fine_tune_learning_rate=fine_tune_learning_rate, fine_tune_schedule=fine_tune_schedule, average_from=average_from, views=views, augment=False if no_augment else None,
+        fine_tune_learning_rate=fine_tune_learning_rate, fine_tune_schedule=fine_tune_schedule, average_from=average_from,
+        views=views, augment=False if no_augment else None,
         class_weights=False if no_class_weights else None, dropout=dropout, label_smoothing=label_smoothing,
         patience=patience, val_fraction=val, test_fraction=test, seed=seed, cache_dir=str(cache) if cache else None))
     refuse_random_init(config.weights)

@@ -197,8 +197,8 @@ class _WeightAverage:
     """A running mean of the fine-tuned weights over every step from epoch ``start`` (1-based) on.
 
     A constant-rate run wanders, so its best epoch is a noisy pick; the mean of many steps sits in a flatter
-    region, which ranks a new photographer's notes better (BENCHMARKS.md, "Weight averaging"). BatchNorm is
-    frozen, so there are no statistics to recompute. The mean replaces the weights when fitting ends, after
+    region. It names more of a new photographer's notes, but is surer of foreign notes too, so it is off by
+    default (BENCHMARKS.md, "Weight averaging"). BatchNorm is frozen: no statistics to recompute. The mean replaces the weights when fitting ends, after
     EarlyStopping's restore; a resumed run averages from where it resumed."""
 
     def __init__(self, keras, model, start: int, log: Callable[[str], None]):
