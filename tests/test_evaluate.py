@@ -112,6 +112,27 @@ def test_a_threshold_is_trusted_only_if_one_more_wrong_answer_would_not_break_th
     assert pick(2000, 0) == 0.55  # enough answers to trust the lower threshold despite its 3 wrong ones
 
 
+def test_an_untrusted_card_takes_the_lowest_threshold_that_reaches_the_target_as_measured():
+    """Export's fallback: more cautious than a device's generic 0.8, and none when too few answers reach it."""
+    from edgetl.metrics import measured_threshold, selective
+
+    def both(right: int, wrong: int) -> tuple:
+        y = np.array([0] * (right + wrong + 50))
+        probs = np.zeros((y.size, 2), np.float32)
+        probs[:right] = [0.95, 0.05]
+        probs[right:right + wrong] = [0.05, 0.95]
+        probs[right + wrong:] = [0.6, 0.4]
+        probs[right + wrong:right + wrong + 3] = [0.4, 0.6]
+        sel = selective(y, probs, thresholds=[0.55, 0.9], target_precision=0.995)
+        return sel["threshold"], measured_threshold(sel)
+
+    assert both(198, 0) == (None, 0.9)  # 198 / 198 right as measured
+    assert both(508, 2) == (None, 0.9)  # 508 / 510 = 99.6 %
+    assert both(461, 1) == (0.9, 0.9)  # the trusted rule and the measured one agree here
+    assert both(300, 2) == (None, None)  # 99.3 % at 0.9, and the unsure answers pull 0.55 lower still
+    assert both(60, 0) == (None, None)  # 60 answers at 0.9: fewer than the 100 needed
+
+
 def test_selective_curve_and_negatives(tiny_models, tmp_path):
     import shutil
 

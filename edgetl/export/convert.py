@@ -340,7 +340,7 @@ def _card(plan: _Plan, quant: str, model_path: Path, details: dict, gate: Gate |
 
 def _measure(plan: _Plan, quant: str, model_path: Path, card: ModelCard, details: dict) -> None:
     """Accuracy and the announce threshold on the run's held-out photos, measured on the exported model itself."""
-    from edgetl.metrics import classification_report, selective
+    from edgetl.metrics import classification_report, measured_threshold, selective
     from edgetl.runtime.interpreter import Classifier
     from edgetl.scoring import score_squares
 
@@ -355,15 +355,29 @@ def _measure(plan: _Plan, quant: str, model_path: Path, card: ModelCard, details
     acc = classification_report(y_test, p_test, r.labels)
     card.accuracy = {"split": report_on, "count": acc["count"], "top1": acc["top1"],
                      "threshold_split": pick, "target_precision": plan.target_precision}
-    if sel["threshold"] is not None:
-        on_test = selective(y_test, p_test, thresholds=[sel["threshold"]], silent=silent, min_spoken=1)["curve"][0]
-        card.accuracy.update(coverage_at_threshold=on_test["coverage"], precision_at_threshold=on_test["precision"])
-    card.announce_threshold = sel["threshold"]
-    if sel["threshold"] is None:
-        plan.log(f"{quant}: no threshold keeps {plan.target_precision:.1%} precision on the held-out photos with one more "
-                 "wrong answer counted; the card leaves announce_threshold empty (devices fall back to their default)")
+    threshold, rule = sel["threshold"], "one more wrong answer"
+    if threshold is None:
+        threshold, rule = measured_threshold(sel), "as measured"
+        _log_untrusted(plan, quant, sel, threshold)
+    if threshold is not None:
+        on_test = selective(y_test, p_test, thresholds=[threshold], silent=silent, min_spoken=1)["curve"][0]
+        card.accuracy.update(coverage_at_threshold=on_test["coverage"], precision_at_threshold=on_test["precision"],
+                             threshold_rule=rule)
+    card.announce_threshold = threshold
     details["accuracy"] = card.accuracy
-    details["announce_threshold"] = sel["threshold"]
+    details["announce_threshold"] = threshold
+
+
+def _log_untrusted(plan: _Plan, quant: str, sel: dict, threshold: float | None) -> None:
+    head = (f"{quant}: no threshold keeps {plan.target_precision:.1%} precision on the held-out photos with one more "
+            "wrong answer counted; ")
+    if threshold is None:
+        plan.log(head + "none reaches it even as measured, so the card leaves announce_threshold empty (devices fall "
+                 "back to their default)")
+        return
+    row = next(r for r in sel["curve"] if r["threshold"] == threshold)
+    plan.log(head + f"the card takes {threshold:.2f}, the lowest where they reach it as measured ({row['spoken']} "
+             f"answers, {row['wrong']} wrong). More held-out photos would make it firmer; check it on your own notes")
 
 
 def _export_one(plan: _Plan, quant: str) -> dict:
