@@ -70,10 +70,10 @@ def classification_report(y_true, probs: np.ndarray, classes: Sequence[str]) -> 
 def measured_threshold(sel: dict) -> float | None:
     """When no threshold is trusted: the lowest at which the held-out answers reach the target as measured.
 
-    Weaker than the trusted rule (no extra wrong answer is counted), and still far more cautious than a device's
-    generic default: one folded 10 called 20 at 0.97 among the validation photos of the rupee model `make model`
-    builds left no threshold trusted, and the Pi and the phone then spoke from 0.80 (BENCHMARKS.md,
-    "The shipped model's card"). ``sel`` is what ``selective`` returned."""
+    Weaker than the trusted rule (no extra wrong answer is counted), but placed on the model's own photos, unlike
+    a device's generic default: one folded 10 called 20 at 0.97 among the validation photos of the rupee model
+    `make model` builds left no threshold trusted, and the Pi and the phone then spoke from 0.80 where this gives
+    0.90 (BENCHMARKS.md, "The shipped model's card"). ``sel`` is what ``selective`` returned."""
     return next((r["threshold"] for r in sel["curve"]
                  if r["spoken"] >= sel["min_spoken"] and r["precision"] >= sel["target_precision"]), None)
 
