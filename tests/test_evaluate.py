@@ -92,18 +92,23 @@ def test_compare_int8_with_float_and_keras(tiny_models):
     assert "agreement" in format_report(report)
 
 
-def test_a_threshold_is_trusted_only_if_one_more_wrong_answer_would_not_break_the_target():
+def _answers(right: int, wrong: int) -> dict:
+    """selective() at 0.55 and 0.9 over `right` confident right answers, `wrong` confident wrong ones, and 50
+    unsure answers (3 of them wrong)."""
     from edgetl.metrics import selective
 
+    y = np.array([0] * (right + wrong + 50))
+    probs = np.zeros((y.size, 2), np.float32)
+    probs[:right] = [0.95, 0.05]
+    probs[right:right + wrong] = [0.05, 0.95]
+    probs[right + wrong:] = [0.6, 0.4]
+    probs[right + wrong:right + wrong + 3] = [0.4, 0.6]
+    return selective(y, probs, thresholds=[0.55, 0.9], target_precision=0.995)
+
+
+def test_a_threshold_is_trusted_only_if_one_more_wrong_answer_would_not_break_the_target():
     def pick(right: int, wrong: int) -> float | None:
-        # `right` confident right answers, `wrong` confident wrong ones, and 50 unsure answers (3 of them wrong)
-        y = np.array([0] * (right + wrong + 50))
-        probs = np.zeros((y.size, 2), np.float32)
-        probs[:right] = [0.95, 0.05]
-        probs[right:right + wrong] = [0.05, 0.95]
-        probs[right + wrong:] = [0.6, 0.4]
-        probs[right + wrong:right + wrong + 3] = [0.4, 0.6]
-        return selective(y, probs, thresholds=[0.55, 0.9], target_precision=0.995)["threshold"]
+        return _answers(right, wrong)["threshold"]
 
     assert pick(199, 0) == 0.9  # 199 / 200
     assert pick(198, 0) is None  # 198 / 199 < 99.5 %, although every answer was right
@@ -114,16 +119,10 @@ def test_a_threshold_is_trusted_only_if_one_more_wrong_answer_would_not_break_th
 
 def test_an_untrusted_card_takes_the_lowest_threshold_that_reaches_the_target_as_measured():
     """Export's fallback: more cautious than a device's generic 0.8, and none when too few answers reach it."""
-    from edgetl.metrics import measured_threshold, selective
+    from edgetl.metrics import measured_threshold
 
     def both(right: int, wrong: int) -> tuple:
-        y = np.array([0] * (right + wrong + 50))
-        probs = np.zeros((y.size, 2), np.float32)
-        probs[:right] = [0.95, 0.05]
-        probs[right:right + wrong] = [0.05, 0.95]
-        probs[right + wrong:] = [0.6, 0.4]
-        probs[right + wrong:right + wrong + 3] = [0.4, 0.6]
-        sel = selective(y, probs, thresholds=[0.55, 0.9], target_precision=0.995)
+        sel = _answers(right, wrong)
         return sel["threshold"], measured_threshold(sel)
 
     assert both(198, 0) == (None, 0.9)  # 198 / 198 right as measured
