@@ -152,7 +152,7 @@ def train(
     backbone: Optional[str] = typer.Option(None, help=_d("A registered backbone: `edgetl backbones` lists them "
                                                          "(BENCHMARKS.md compares them).", TrainConfig.backbone)),
     alpha: Optional[float] = typer.Option(None, help=_d("MobileNet width multiplier (V2: 0.35-1.4; V3: 0.75 or 1.0).", TrainConfig.alpha)),
-    size: Optional[int] = typer.Option(None, help=_d("Input size in pixels (96-224).", TrainConfig.size)),
+    size: Optional[int] = typer.Option(None, help=_d("Input size in pixels (96-224; MobileNetV2 up to 320).", TrainConfig.size)),
     weights: Optional[str] = typer.Option(None, help=_d("imagenet (Keras download/cache) or PATH to a Keras no-top .h5 of the "
                                                         "backbone (none: random init, which cannot learn here and is refused).",
                                                         TrainConfig.weights)),

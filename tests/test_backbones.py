@@ -64,6 +64,12 @@ def test_invalid_backbone_alpha_size_and_fine_tune_give_one_line_errors(tmp_path
         backbones.validate(2.0, SIZE, "mobilenet_v2")
     with pytest.raises(EdgetlError, match="--size must be between 96 and 224"):
         backbones.validate(1.0, 64, "resnet50")
+    with pytest.raises(EdgetlError, match="--size must be between 96 and 224"):
+        backbones.validate(1.0, 240, "resnet50")
+    with pytest.raises(EdgetlError, match="--size must be between 96 and 320"):
+        backbones.validate(1.0, 352, "mobilenet_v2")
+    assert backbones.validate(1.0, 288, "mobilenet_v2").name == "mobilenet_v2"  # above 224: the 224 weights
+    assert backbones.weights_filename(1.0, 288) == backbones.weights_filename(1.0, 224)
     with pytest.raises(EdgetlError, match="--fine-tune takes 0..4 blocks for VGG16"):
         backbones.cut_layer_name(None, 5, "vgg16")
     with pytest.raises(EdgetlError, match="not found"):
@@ -263,3 +269,28 @@ def test_qat_then_int8_export_beyond_mobilenet_v2(trained, tmp_path):
     report = export(run, tmp_path / "models", ("int8",), calibration_count=10, log=lambda m: None).files["int8"]["report"]
     assert report["qat"] and report["int8_only"]
     assert report["input"]["scale"] == pytest.approx(1 / spec.std, rel=1e-5) and abs(report["input"]["zero_point"] - spec.mean) <= 0.5
+
+
+# ---- input sizes above the ImageNet weights' 224 px ------------------------------------------------
+
+def test_mobilenet_v2_above_224_px_sees_a_photo_as_it_does_at_224():
+    """Convolution weights do not depend on the input size, so the 224 px ImageNet file serves 288 px too:
+    a real photo's pooled features at 288 px match its own features at 224 px far better than another photo's."""
+    from conftest import SHARED_WEIGHTS, need_shared
+    from edgetl.data.images import load_square
+    from edgetl.tf_env import keras
+
+    need_shared("weights", SHARED_WEIGHTS.name)
+    photos = [need_shared("data", "negatives", "scenes", name) for name in ("owl.jpg", "sunflower.jpg", "hot_dog.jpg")]
+    pooled = {}
+    for size in (224, 288):
+        model = backbones.create("mobilenet_v2", 2, size=size, weights=str(SHARED_WEIGHTS))
+        pool = keras().Model(model.input, model.get_layer("pool").output)
+        x = backbones.to_model_input(np.stack([load_square(p, size) for p in photos]))
+        f = pool.predict(x, verbose=0)
+        pooled[size] = f / np.linalg.norm(f, axis=1, keepdims=True)
+    similarity = pooled[224] @ pooled[288].T  # [photo at 224, photo at 288]
+    same = np.diag(similarity)
+    other = similarity[~np.eye(len(photos), dtype=bool)]
+    assert same.min() > 0.8, same
+    assert same.min() > other.max() + 0.2, (same, other)

@@ -70,7 +70,8 @@ REGISTRY: dict[str, Backbone] = {spec.name: spec for spec in (
     Backbone(name="mobilenet_v2", display="MobileNetV2", constructor="MobileNetV2", mean=MOBILENET_MEAN, std=MOBILENET_STD,
              features=1280, blocks=16, block_pattern=r"^(block_\d+)_", alphas=(0.35, 1.4), alpha_range=True,
              weights_url=KERAS_WEIGHTS + "mobilenet_v2/",
-             weights_file="mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_{rows}_no_top.h5"),
+             weights_file="mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_{rows}_no_top.h5",
+             sizes=(96, 320)),  # convolution weights do not depend on the input size; above 224 the 224 file is used
     # Keras' own Rescaling layer is switched off: the network then takes [-1, 1], exactly MobileNetV2's
     # contract, and the int8 graph starts with a convolution instead of a float multiply-add.
     Backbone(name="mobilenet_v3_small", display="MobileNetV3Small", constructor="MobileNetV3Small", mean=MOBILENET_MEAN,
