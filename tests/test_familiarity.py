@@ -73,6 +73,16 @@ def test_the_gate_reads_fine_print_at_twice_the_final_resolution(run_and_gate):
     assert 0.5 <= gate.keep < 1 and gate.val_notes >= 20
 
 
+
+@pytest.mark.parametrize("size", [96, 224, 240, 288])
+def test_the_gate_layer_is_found_at_sizes_that_do_not_halve_evenly(size):
+    """At 240 px MobileNetV2's last two maps are 15x15 and 8x8 (a stride-2 step rounds up): still the same layer."""
+    from edgetl.train import backbones
+    from edgetl.train.familiarity import feature_layer
+
+    net = backbones.create("mobilenet_v2", 3, alpha=0.35, size=size)
+    assert feature_layer(net) == "block_13_expand_relu"
+
 def test_gated_graph_moves_unfamiliar_notes_to_background_and_nothing_else(run_and_gate, photos):
     """The graph computes exactly p * sigmoid(whole) * sigmoid(note), the rest to background."""
     from edgetl.train import backbones

@@ -106,18 +106,20 @@ class OutdatedGate(EdgetlError):
 
 
 def feature_layer(net) -> str:
-    """The last layer at twice the final feature map's resolution (MobileNetV2: block_13_expand_relu).
+    """The last layer one stride-2 step above the final feature map (MobileNetV2: block_13_expand_relu).
 
     That is the deepest place that still sees fine print; one rule serves every backbone in the registry.
+    A stride-2 step halves a side rounding up, so at 240 px the layer is 15x15 above a final 8x8.
     """
     final = net.get_layer("pool").input_shape[1]
     found = None
     for layer in net.layers:
         shape = layer.output_shape
-        if isinstance(shape, tuple) and len(shape) == 4 and shape[1] == 2 * final and "pad" not in layer.name:
+        if (isinstance(shape, tuple) and len(shape) == 4 and shape[1] > final and (shape[1] + 1) // 2 == final
+                and "pad" not in layer.name):
             found = layer.name
     if found is None:
-        raise EdgetlError(f"{net.name}: no layer at {2 * final}x{2 * final} for the familiarity gate")
+        raise EdgetlError(f"{net.name}: no layer one stride-2 step above its final {final}x{final} for the familiarity gate")
     return found
 
 
