@@ -80,8 +80,20 @@ def test_the_gate_layer_is_found_at_sizes_that_do_not_halve_evenly(size):
     from edgetl.train import backbones
     from edgetl.train.familiarity import feature_layer
 
+    from edgetl.tf_env import keras
+    from edgetl.train.familiarity import cell_pool, final_grid, maps_model
+
     net = backbones.create("mobilenet_v2", 3, alpha=0.35, size=size)
-    assert feature_layer(net) == "block_13_expand_relu"
+    layer = feature_layer(net)
+    assert layer == "block_13_expand_relu"
+    pixels = np.random.default_rng(size).uniform(-1, 1, (2, size, size, 3)).astype(np.float32)
+    layer_map, final_map, _ = maps_model(net, layer).predict(pixels, verbose=0)
+    grid = final_map.shape[1:3]
+    # training's numpy cells and the exported graph's pooling layer agree, border cells included
+    window = tuple(cell_pool(side, cells)[0] for side, cells in zip(layer_map.shape[1:3], grid))
+    graph = keras().layers.AveragePooling2D(window, padding="same")(layer_map).numpy()
+    assert graph.shape[1:3] == grid
+    assert np.allclose(final_grid(layer_map, grid), graph, atol=1e-5)
 
 def test_gated_graph_moves_unfamiliar_notes_to_background_and_nothing_else(run_and_gate, photos):
     """The graph computes exactly p * sigmoid(whole) * sigmoid(note), the rest to background."""

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from edgetl.errors import EdgetlError
-from edgetl.train.familiarity import (MIN_VAL_NOTES, PROBES, SLOPE, Gate, Probe, gate_layer, right_notes,
+from edgetl.train.familiarity import (MIN_VAL_NOTES, PROBES, SLOPE, Gate, Probe, cell_pool, gate_layer, right_notes,
                                       with_placed_thresholds)
 
 
@@ -98,7 +98,8 @@ def gated_model(net, gate: Gate, labels: list[str], background: str | None):
     cam = k.layers.Conv2D(classes, 1, use_bias=False, trainable=False, name="familiar_evidence")
     weights = k.layers.ReLU(name="familiar_evidence_relu")(cam(final_map))
     cam.set_weights([gate.evidence[None, None]])
-    cells = k.layers.AveragePooling2D((h // fh, w // fw), name="familiar_cells")(layer_map)
+    window = (cell_pool(h, fh)[0], cell_pool(w, fw)[0])  # "same" padding averages only real places, as final_grid
+    cells = k.layers.AveragePooling2D(window, padding="same", name="familiar_cells")(layer_map)
     note_center = t.constant(gate.note.center[None, None, None], t.float32)
     centred = k.layers.Lambda(lambda f: f - note_center, name="familiar_note_centre")(cells)
     cells_n = fh * fw

@@ -176,12 +176,28 @@ class Features:
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("whole", "weighted", "weight", "probs")))
 
 
+def cell_pool(size: int, cells: int) -> tuple[int, int, int]:
+    """(window, padding before, padding after) that average a side of ``size`` onto ``cells``, as a stride-2
+    step does: TensorFlow's "same" padding, the padded places left out of each mean (15 -> 8: last cell alone)."""
+    window = -(-size // cells)
+    pad = cells * window - size
+    return window, pad // 2, pad - pad // 2
+
+
+def final_grid(layer_map: np.ndarray, grid) -> np.ndarray:
+    """The layer averaged onto the final map's grid; the exported gate's "same" AveragePooling2D, in numpy."""
+    n, h, w, d = layer_map.shape
+    (wh, h0, h1), (ww, w0, w1) = cell_pool(h, grid[0]), cell_pool(w, grid[1])
+    pads = ((0, 0), (h0, h1), (w0, w1), (0, 0))
+    sums = np.pad(layer_map, pads).reshape(n, grid[0], wh, grid[1], ww, d).sum((2, 4))
+    counts = np.pad(np.ones((1, h, w, 1), layer_map.dtype), pads).reshape(1, grid[0], wh, grid[1], ww, 1).sum((2, 4))
+    return sums / counts
+
+
 def features(model, x: np.ndarray, evidence: np.ndarray) -> Features:
     """Run ``maps_model`` on model-ready images ``x``; ``evidence``: (final channels, classes)."""
     layer_map, final_map, probs = model.predict(x, verbose=0)
-    n, h, w, d = layer_map.shape
-    fh, fw = final_map.shape[1:3]
-    cells = layer_map.reshape(n, fh, h // fh, fw, w // fw, d).mean((2, 4))  # the layer at the final map's grid
+    cells = final_grid(layer_map, final_map.shape[1:3])
     weights = np.maximum(np.einsum("nhwk,kc->nhwc", final_map, evidence), 0.0)  # class activation maps, >= 0
     return Features(layer_map.mean((1, 2)), np.einsum("nhwc,nhwd->ncd", weights, cells), weights.sum((1, 2)), probs)
 
