@@ -73,15 +73,12 @@ def test_the_gate_reads_fine_print_at_twice_the_final_resolution(run_and_gate):
     assert 0.5 <= gate.keep < 1 and gate.val_notes >= 20
 
 
-
 @pytest.mark.parametrize("size", [96, 224, 240, 288])
 def test_the_gate_layer_is_found_at_sizes_that_do_not_halve_evenly(size):
     """At 240 px MobileNetV2's last two maps are 15x15 and 8x8 (a stride-2 step rounds up): still the same layer."""
-    from edgetl.train import backbones
-    from edgetl.train.familiarity import feature_layer
-
     from edgetl.tf_env import keras
-    from edgetl.train.familiarity import cell_pool, final_grid, maps_model
+    from edgetl.train import backbones
+    from edgetl.train.familiarity import cell_pool, feature_layer, final_grid, maps_model
 
     net = backbones.create("mobilenet_v2", 3, alpha=0.35, size=size)
     layer = feature_layer(net)
@@ -94,6 +91,7 @@ def test_the_gate_layer_is_found_at_sizes_that_do_not_halve_evenly(size):
     graph = keras().layers.AveragePooling2D(window, padding="same")(layer_map).numpy()
     assert graph.shape[1:3] == grid
     assert np.allclose(final_grid(layer_map, grid), graph, atol=1e-5)
+
 
 def test_gated_graph_moves_unfamiliar_notes_to_background_and_nothing_else(run_and_gate, photos):
     """The graph computes exactly p * sigmoid(whole) * sigmoid(note), the rest to background."""
