@@ -175,32 +175,6 @@ def test_average_from_outside_the_fine_tuning_epochs_is_refused(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_mixup_blends_activations_and_targets_alike_and_keeps_each_row_its_own_label():
-    """Activations made linearly from the labels stay the same linear map of the blended targets, so both were
-    blended with one weight and one partner per row; each row's own label keeps the larger share."""
-    from edgetl.train.trainer import mix_batch
-
-    rng = np.random.default_rng(3)
-    labels = rng.integers(0, 5, 64)
-    y = np.eye(5, dtype=np.float32)[labels]
-    lift = rng.normal(size=(5, 2 * 3 * 3)).astype(np.float32)
-    x = (y @ lift).reshape(64, 2, 3, 3)
-    mixed_x, mixed_y = mix_batch(x, y, np.random.default_rng(0), alpha=0.4)
-    np.testing.assert_allclose(mixed_x.reshape(64, -1), mixed_y @ lift, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(mixed_y.sum(1), 1.0, rtol=1e-6)
-    own = mixed_y[np.arange(64), labels]
-    assert (own >= 0.5 - 1e-6).all()
-    assert (own < 0.99).sum() > 10  # it does mix
-
-
-def test_negative_mixup_is_refused_before_any_work(tmp_path):
-    proc = run_cli("train", str(tmp_path / "no-data-needed"), "--out", str(tmp_path / "run"), "--mixup", "-0.2")
-    assert proc.returncode == 2, proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and "--mixup" in lines[0], proc.stderr
-    assert not (tmp_path / "run").exists()
-
-
 def test_unknown_schedule_is_refused_before_any_work(tmp_path):
     proc = run_cli("train", str(tmp_path / "no-data-needed"), "--out", str(tmp_path / "run"), "--fine-tune-schedule", "linear")
     assert proc.returncode == 2, proc.stderr

@@ -33,7 +33,6 @@ class TrainConfig:
     fine_tune_schedule: str = "constant"  # one of FINE_TUNE_SCHEDULES; cosine measured, not adopted (BENCHMARKS.md)
     patience: int = 6
     average_from: int = 0  # fine-tune epoch from which the weights are averaged step by step; 0 = off
-    mixup: float = 0.0  # fine-tuning blends pairs of cut activations and targets, weight ~ Beta(mixup, mixup); 0 = off
     class_weights: bool = True
     # augmentation: view 0 is the plain image, views 1..K-1 are augmented copies cached once
     augment: bool = True

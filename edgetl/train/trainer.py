@@ -187,28 +187,10 @@ def fine_tune_rate(keras, config: TrainConfig, steps: int):
     return keras.optimizers.schedules.CosineDecay(config.fine_tune_learning_rate, decay_steps=max(1, steps))
 
 
-def mix_batch(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """Mixup on cut activations: each row blended with another row of the batch, its targets alike.
-
-    The weight is drawn from Beta(alpha, alpha) and folded above 0.5, so every row keeps its own image as the
-    larger part (Keras picks the class weight from the larger target)."""
-    lam = rng.beta(alpha, alpha, size=len(x)).astype(np.float32)
-    lam = np.maximum(lam, 1 - lam)
-    other = rng.permutation(len(x))
-    lx = lam.reshape((-1,) + (1,) * (x.ndim - 1))
-    return lx * x + (1 - lx) * x[other], lam[:, None] * y + (1 - lam[:, None]) * y[other]
-
-
-def _view_batches(keras, x: np.ndarray, y: np.ndarray, n_classes: int, batch: int, seed: int, mixup: float = 0.0):
-    """Each epoch: every image once, in a new order, as one of its cached views picked at random (and mixed
-    with another image of its batch when ``mixup`` > 0)."""
-    rng = np.random.default_rng([seed, 1])
-
-    def fetch(idx: np.ndarray, view: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        xs, ys = x[idx, view].astype(np.float32), _one_hot(y[idx], n_classes)
-        return mix_batch(xs, ys, rng, mixup) if mixup > 0 and len(idx) > 1 else (xs, ys)
-
-    return random_view_batches(keras, len(x), x.shape[1], batch, seed, fetch)
+def _view_batches(keras, x: np.ndarray, y: np.ndarray, n_classes: int, batch: int, seed: int):
+    """Each epoch: every image once, in a new order, as one of its cached views picked at random."""
+    return random_view_batches(keras, len(x), x.shape[1], batch, seed,
+                               lambda idx, view: (x[idx, view].astype(np.float32), _one_hot(y[idx], n_classes)))
 
 
 class _WeightAverage:
@@ -417,7 +399,7 @@ class _Training:
             layer.trainable = not isinstance(layer, k.layers.BatchNormalization)  # BN stays in inference mode
         loss, class_weight, monitor, val = self._fit_settings(feats, n)
         x_train, y_train = feats.arrays["train"]
-        batches = _view_batches(k, x_train, y_train, n, config.batch_size, config.seed, config.mixup)
+        batches = _view_batches(k, x_train, y_train, n, config.batch_size, config.seed)
         with self.strategy.scope():
             rate = fine_tune_rate(k, config, steps=config.fine_tune_epochs * len(batches))
             net.top.compile(optimizer=k.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
@@ -521,8 +503,6 @@ def train(
     backbones.validate(config.alpha, config.size, config.backbone)
     if config.fine_tune_schedule not in FINE_TUNE_SCHEDULES:
         raise EdgetlError(f"--fine-tune-schedule must be {' or '.join(FINE_TUNE_SCHEDULES)} (got {config.fine_tune_schedule!r})")
-    if config.mixup < 0:
-        raise EdgetlError(f"--mixup must be 0 (off) or a positive Beta parameter such as 0.2 (got {config.mixup})")
     if not 0 <= config.average_from <= max(config.fine_tune_epochs, 0):
         raise EdgetlError(f"--average-from must be 0 (off) or an epoch of fine-tuning, 1-{config.fine_tune_epochs} "
                           f"(got {config.average_from})")
