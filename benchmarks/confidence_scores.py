@@ -81,7 +81,7 @@ def compare(test: tuple[np.ndarray, np.ndarray], y_test: np.ndarray, negatives: 
     n = len(y_test)
     row: dict = {}
     precision_curve = np.cumsum(right) / np.arange(1, n + 1)
-    ok = np.flatnonzero(precision_curve >= 0.995)
+    ok = np.flatnonzero((precision_curve >= 0.995) & said[order])
     row["best_coverage_at_99_5"] = round(float((ok.max() + 1) / n), 4) if ok.size else 0.0
     for c in COVERAGES:
         k = int(round(c * n))
@@ -121,10 +121,16 @@ def int8_card(npz: Path, labels: list[str]) -> dict:
         val = selective(recoded["y_val"], recoded["p_val"], silent=[labels.index("background")])
         card = val["threshold"] or measured_threshold(val)
         t = table(recoded, labels, fine)
-        row = next(r for r in t["rows"] if r["threshold"] >= (card or 1.0) - 1e-9)
-        out[name] = {"card": card, "rule": "trusted" if val["threshold"] else "as measured", **row,
+        row = next((r for r in t["rows"] if card is not None and r["threshold"] >= card - 1e-9), {})
+        out[name] = {"card": card, "rule": "trusted" if val["threshold"] else "as measured" if card else "none", **row,
                      "best_coverage_at_99_5": t["best_coverage_at_99_5"], "top1": t["top1"]}
     return out
+
+
+def _photos(folder: Path, classes: list[str]) -> tuple[list[Path], np.ndarray]:
+    """Every photo in ``folder``'s class folders that the run knows, with its class index."""
+    pairs = [(p, i) for i, c in enumerate(classes) if (folder / c).is_dir() for p in sorted((folder / c).iterdir())]
+    return [p for p, _ in pairs], np.array([i for _, i in pairs], int)
 
 
 def main() -> None:
@@ -137,17 +143,13 @@ def main() -> None:
     args = ap.parse_args()
     labels = (args.run / "labels.txt").read_text().split()
     notes = sum(1 for label in labels if label != "background")
-    test_paths, y = [], []
-    for i, label in enumerate(labels[:notes]):
-        for p in sorted((args.test / label).glob("*")) if (args.test / label).is_dir() else []:
-            test_paths.append(p)
-            y.append(i)
+    test_paths, y = _photos(args.test, labels[:notes])
     neg = {d.name: sorted(d.glob("*")) for d in sorted(args.negatives.iterdir()) if d.is_dir()}
     z_test = logits_of(args.run, test_paths)
     z_neg = {name: logits_of(args.run, paths) for name, paths in neg.items()}
     s_test = scores(z_test, notes)
     s_neg = {name: scores(z, notes) for name, z in z_neg.items()}
-    table = {score: compare(s_test[score], np.array(y), {n: s_neg[n][score] for n in neg}) for score in s_test}
+    table = {score: compare(s_test[score], y, {n: s_neg[n][score] for n in neg}) for score in s_test}
     width = max(map(len, table))
     for score, row in table.items():
         cells = [f"best {row['best_coverage_at_99_5']:.1%}"]
@@ -156,8 +158,9 @@ def main() -> None:
     print(f"(negatives per cell: {' / '.join(f'{n} of {len(p)}' for n, p in neg.items())})")
     int8 = int8_card(args.int8, labels) if args.int8 else None
     for score, row in (int8 or {}).items():
-        print(f"int8, {score}: card {row['card']} ({row['rule']}) -> {row['test_coverage']:.1%} @ {row['test_precision']:.2%}, "
-              f"best {row['best_coverage_at_99_5']:.1%}, Swedish / scenes {row['sek-notes_announced']} / {row['scenes_announced']}")
+        at_card = (f"{row['test_coverage']:.1%} @ {row['test_precision']:.2%}, Swedish / scenes {row['sek-notes_announced']} / "
+                   f"{row['scenes_announced']}" if row["card"] is not None else "no card threshold")
+        print(f"int8, {score}: card {row['card']} ({row['rule']}) -> {at_card}; best {row['best_coverage_at_99_5']:.1%}")
     if args.json:
         args.json.write_text(json.dumps({"run": str(args.run), "test": str(args.test), "float": table, "int8": int8}, indent=1))
 
