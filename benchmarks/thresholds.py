@@ -17,7 +17,7 @@ one run folder and the int8 file exported from it (scored as shipped, raw uint8 
 With ``--views 2`` each photo is also seen turned 180 degrees and the two outputs are averaged, the
 "several views of one note" lever (two inferences per photo). Predictions are cached beside the model
 (``MODEL.views-N.npz``), so a second look at another step is instant. Writes
-``benchmarks/results/thresholds-NAME[-views2].json`` unless ``--no-save``.
+``benchmarks/results/thresholds-NAME[-views2].json`` unless ``--no-save`` (NAME: the model's, or ``--name``).
 """
 
 from __future__ import annotations
@@ -130,6 +130,7 @@ def main() -> None:
     ap.add_argument("--mistakes", type=float, default=None, metavar="T",
                     help="also list every photo given a wrong name at confidence >= T (validation, test, negatives)")
     ap.add_argument("--no-save", action="store_true", help="print only")
+    ap.add_argument("--name", help="results file name (default: the model's, e.g. C200-lofo-inr-parul)")
     args = ap.parse_args()
     card_path = args.model.with_suffix(".json")
     if not (args.run / "split.json").is_file() or not card_path.is_file():
@@ -150,7 +151,7 @@ def main() -> None:
         for m in result["mistakes"]:
             print(f"  {m['part']:9s} {m['confidence']:.3f} said {m['said']:>5s}, is {m['truth']:>9s}  {m['path']}")
     if not args.no_save:
-        name = args.model.stem.removesuffix("_int8") + ("-views2" if args.views == 2 else "")
+        name = (args.name or args.model.stem.removesuffix("_int8")) + ("-views2" if args.views == 2 else "")
         write_json(ROOT / "benchmarks" / "results" / f"thresholds-{name}.json", result)
 
 
