@@ -75,7 +75,7 @@ def parse_setting(text: str) -> dict:
 
 def replay(rows: np.ndarray, labels: list[str], background: str | None, threshold: float, fps: float,
            setting: dict) -> list[dict]:
-    decider = Decider(labels, background, DecisionConfig(threshold=threshold, **setting))
+    decider = Decider(labels, background, DecisionConfig(**{"threshold": threshold, **setting}))  # a setting may name its own threshold
     said = []
     for i, probs in enumerate(rows):
         event = decider.update(probs, i / fps)
