@@ -78,6 +78,23 @@ def measured_threshold(sel: dict) -> float | None:
                  if r["spoken"] >= sel["min_spoken"] and r["precision"] >= sel["target_precision"]), None)
 
 
+def confident_mistakes(y_true, probs: np.ndarray, labels: Sequence[str], paths: Sequence, silent: Sequence[int] = (),
+                       count: int = 5) -> list[dict]:
+    """The spoken wrong answers the model is surest of, surest first.
+
+    On photos from the training photographers these are most often photos filed in the wrong class folder: the
+    model is right and the folder is not. A few of them are enough to keep the card's rule from trusting any
+    threshold, so export names them.
+    """
+    y_true = np.asarray(y_true, int)
+    probs = np.asarray(probs, np.float32)
+    pred = predicted(probs)
+    wrong = np.flatnonzero(~np.isin(pred, list(silent)) & (pred != SILENT) & (pred != y_true))
+    worst = wrong[np.argsort(-probs[wrong, pred[wrong]], kind="stable")][:count]
+    return [{"path": str(paths[i]), "filed_as": labels[y_true[i]], "said": labels[pred[i]],
+             "confidence": round(float(probs[i, pred[i]]), 4)} for i in worst]
+
+
 def selective(y_true, probs: np.ndarray, thresholds: Sequence[float] | None = None, target_precision: float = TARGET_PRECISION,
               silent: Sequence[int] = (), min_spoken: int = 100) -> dict:
     """Coverage and precision of "speak only above a confidence threshold", and the lowest threshold to trust.

@@ -132,6 +132,29 @@ def test_an_untrusted_card_takes_the_lowest_threshold_that_reaches_the_target_as
     assert both(60, 0) == (None, None)  # 60 answers at 0.9: fewer than the 100 needed
 
 
+def test_confident_mistakes_lists_spoken_wrong_answers_surest_first():
+    """What export names when the card's rule trusts no threshold: silences and right answers are never listed."""
+    from edgetl.metrics import confident_mistakes
+
+    labels = ["10", "20", "200", "background"]
+    truth = np.array([1, 1, 0, 1, 2, 0])
+    probs = np.array([
+        [0.02, 0.01, 0.97, 0.00],  # a 200 filed as 20: the surest mistake
+        [0.10, 0.80, 0.10, 0.00],  # right
+        [0.05, 0.90, 0.05, 0.00],  # a 10 read as 20
+        [0.00, 0.00, 0.00, 0.00],  # gate silence: no answer, no mistake
+        [0.03, 0.02, 0.05, 0.90],  # "no note": silent, not a mistake
+        [0.30, 0.60, 0.10, 0.00],  # a 10 read as 20, less sure
+    ], np.float32)
+    paths = [f"p{i}.jpg" for i in range(len(truth))]
+    worst = confident_mistakes(truth, probs, labels, paths, silent=[3])
+    assert [(m["path"], m["filed_as"], m["said"]) for m in worst] == [
+        ("p0.jpg", "20", "200"), ("p2.jpg", "10", "20"), ("p5.jpg", "10", "20")]
+    assert worst[0]["confidence"] == pytest.approx(0.97)
+    assert confident_mistakes(truth, probs, labels, paths, silent=[3], count=1) == worst[:1]
+    assert confident_mistakes(truth[1:2], probs[1:2], labels, paths[1:2]) == []
+
+
 def test_selective_curve_and_negatives(tiny_models, tmp_path):
     import shutil
 

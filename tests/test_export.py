@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,6 +111,12 @@ def test_labels_travel_in_standard_metadata_and_the_card(exported, learned_run):
     report = json.loads((out / f"{learned_run.run.name}_export_report.json").read_text())
     assert set(report["models"]) == {"int8", "fp16"}
     assert report["models"]["fp16"]["gpu_compatible"] in (True, False)
+    surest = report["models"]["int8"]["confident_mistakes"]  # named so a photo in the wrong folder can be found
+    assert surest["split"] == "val"
+    for m in surest["worst"]:
+        assert Path(m["path"]).is_file() and m["said"] != m["filed_as"] and {m["said"], m["filed_as"]} <= set(labels)
+    confidences = [m["confidence"] for m in surest["worst"]]
+    assert confidences == sorted(confidences, reverse=True)
 
 
 def test_float_and_int8_exports_never_overwrite_each_other(exported):

@@ -204,11 +204,11 @@ def inspect_model(path: Path) -> dict:
 
 # ---- the command ---------------------------------------------------------------------------------
 
-def _held_out(run: Run, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """The split's readable photos as model-sized squares, and their labels (unreadable ones are left out)."""
+def _held_out(run: Run, split: str) -> tuple[np.ndarray, np.ndarray, list[Path]]:
+    """The split's readable photos as model-sized squares, their labels and paths (unreadable ones are left out)."""
     samples = run.split(split).samples
     images, kept = load_square_batch([s.path for s in samples], run.size)
-    return images, np.array([samples[i].label for i in kept], np.int64)
+    return images, np.array([samples[i].label for i in kept], np.int64), [Path(samples[i].path) for i in kept]
 
 
 @dataclass
@@ -227,7 +227,7 @@ class _Plan:
     strict: bool
     target_precision: float
     log: Callable[[str], None]
-    held: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    held: dict[str, tuple[np.ndarray, np.ndarray, list[Path]]] = field(default_factory=dict)
 
     @property
     def pick(self) -> str:
@@ -294,7 +294,7 @@ def _converted(plan: _Plan, quant: str) -> tuple[bytes, Gate | None, bool]:
 
     tflite = converted(gate)
     if gate is not None and quant == "int8" and len(plan.held["val"][1]):
-        placed = place_on_quantized(tflite, gate, r.labels, r.background, *plan.held["val"])
+        placed = place_on_quantized(tflite, gate, r.labels, r.background, *plan.held["val"][:2])
         if placed is not None:
             log(f"int8: familiarity thresholds placed on the int8 model's own similarities: whole picture "
                 f"{gate.whole.threshold:.3f} -> {placed.whole.threshold:.3f}, the note {gate.note.threshold:.3f} -> "
@@ -340,7 +340,7 @@ def _card(plan: _Plan, quant: str, model_path: Path, details: dict, gate: Gate |
 
 def _measure(plan: _Plan, quant: str, model_path: Path, card: ModelCard, details: dict) -> None:
     """Accuracy and the announce threshold on the run's held-out photos, measured on the exported model itself."""
-    from edgetl.metrics import classification_report, measured_threshold, selective
+    from edgetl.metrics import classification_report, confident_mistakes, measured_threshold, selective
     from edgetl.runtime.interpreter import Classifier
     from edgetl.scoring import score_squares
 
@@ -356,9 +356,11 @@ def _measure(plan: _Plan, quant: str, model_path: Path, card: ModelCard, details
     card.accuracy = {"split": report_on, "count": acc["count"], "top1": acc["top1"],
                      "threshold_split": pick, "target_precision": plan.target_precision}
     threshold, rule = sel["threshold"], "one more wrong answer"
+    surest = confident_mistakes(scores[pick].truth, scores[pick].probs[0], r.labels, scores[pick].paths, silent)
+    details["confident_mistakes"] = {"split": pick, "worst": surest}
     if threshold is None:
         threshold, rule = measured_threshold(sel), "as measured"
-        _log_untrusted(plan, quant, sel, threshold)
+        _log_untrusted(plan, quant, sel, threshold, surest)
     if threshold is not None:
         on_test = selective(y_test, p_test, thresholds=[threshold], silent=silent, min_spoken=1)["curve"][0]
         card.accuracy.update(coverage_at_threshold=on_test["coverage"], precision_at_threshold=on_test["precision"],
@@ -368,16 +370,21 @@ def _measure(plan: _Plan, quant: str, model_path: Path, card: ModelCard, details
     details["announce_threshold"] = threshold
 
 
-def _log_untrusted(plan: _Plan, quant: str, sel: dict, threshold: float | None) -> None:
+def _log_untrusted(plan: _Plan, quant: str, sel: dict, threshold: float | None, surest: list[dict]) -> None:
     head = (f"{quant}: no threshold keeps {plan.target_precision:.1%} precision on the held-out photos with one more "
             "wrong answer counted; ")
     if threshold is None:
         plan.log(head + "none reaches it even as measured, so the card leaves announce_threshold empty (devices fall "
                  "back to their default)")
-        return
-    row = next(r for r in sel["curve"] if r["threshold"] == threshold)
-    plan.log(head + f"the card takes {threshold:.2f}, the lowest where they reach it as measured ({row['spoken']} "
-             f"answers, {row['wrong']} wrong). More held-out photos would make it firmer; check it on your own notes")
+    else:
+        row = next(r for r in sel["curve"] if r["threshold"] == threshold)
+        plan.log(head + f"the card takes {threshold:.2f}, the lowest where they reach it as measured ({row['spoken']} "
+                 f"answers, {row['wrong']} wrong). More held-out photos would make it firmer; check it on your own notes")
+    if surest:
+        plan.log(f"{quant}: the wrong answers it is surest of; a photo filed in the wrong class folder looks like this "
+                 "(move it and train again):")
+        for m in surest[:3]:
+            plan.log(f"  {m['confidence']:.2f} said {m['said']}, filed as {m['filed_as']}: {m['path']}")
 
 
 def _export_one(plan: _Plan, quant: str) -> dict:
