@@ -75,57 +75,6 @@ def composites_folder(work: Path, per_class: int, size: int, exclude: str | None
     return out
 
 
-PATCHWORK_SOURCE = "inr-scans"  # tightly cropped flat notes: every piece of one shows note, not table
-
-
-def patchwork_folder(work: Path, count: int, size: int) -> Path:
-    """``count`` no-note pictures, each showing one "note" made of two real notes of different values.
-
-    The two flat scans are joined along a straight seam or as a rectangle of one inside the other (each
-    35-65 % of the note), then folded, placed, lit and half-covered on drawn clutter exactly as the
-    composites are: real paper, print and camera, but no single denomination, so not a rupee note.
-    """
-    from edgetl.data import synth
-
-    out = work / f"patchwork-{count}-{PATCHWORK_SOURCE}"
-    if (out / "annotations.json").exists():
-        return out
-    notes, _ = synth._source_notes([DATA / PATCHWORK_SOURCE], int(np.clip(round(size * 1.5), 160, 2000)), seed=0)
-
-    class Patchworks:
-        def __init__(self, width: int):
-            self.width = width
-
-        def note(self, rng: np.random.Generator):
-            a, b = rng.choice(notes.labels, size=2, replace=False)
-            img, alpha, face = notes.note(str(a), rng)
-            other = cv2.resize(notes.note(str(b), rng)[0], (img.shape[1], img.shape[0]), interpolation=cv2.INTER_AREA)
-            h, w = img.shape[:2]
-            mask = np.zeros((h, w), bool)
-            if rng.random() < 0.5:  # a straight seam, across or along the note
-                if rng.random() < 0.5:
-                    mask[:, : int(w * rng.uniform(0.35, 0.65))] = True
-                else:
-                    mask[: int(h * rng.uniform(0.35, 0.65)), :] = True
-            else:  # a rectangle of the other note inside this one
-                f = np.sqrt(rng.uniform(0.35, 0.65))
-                ph, pw = int(h * f), int(w * f)
-                y, x = rng.integers(0, h - ph + 1), rng.integers(0, w - pw + 1)
-                mask[y : y + ph, x : x + pw] = True
-            return np.ascontiguousarray(np.where(mask[..., None], other, img)), alpha, face
-
-    import cv2
-
-    plain = synth._ForeignNotes
-    synth._ForeignNotes = Patchworks
-    try:
-        synth.make_dataset(out, per_class=count, size=size, seed=0, background_only=True, foreign_notes=1.0,
-                           progress=False)
-    finally:
-        synth._ForeignNotes = plain
-    return out
-
-
 def lofo_manifest(work: Path, held_out: str, background: Path, extra: list[Path] = ()) -> Path:
     """train/val from every other folder (+ background, + extra), test = all of ``held_out`` (+ its share of background)."""
     others = [DATA / f for f in PHOTO_FOLDERS if f != held_out] + list(extra)
@@ -231,8 +180,6 @@ def main() -> None:
                     help="folder of real scene photos: add `synth --background-only --background SCENES` no-note pictures")
     ap.add_argument("--composites-on-scenes", action="store_true", help="paste the composites' notes on --scenes crops")
     ap.add_argument("--scene-count", type=int, default=600, help="no-note pictures made from --scenes")
-    ap.add_argument("--patchwork", type=int, default=0,
-                    help="no-note pictures of one note made of two flat scans of different values (see patchwork_folder)")
     ap.add_argument("--reuse", action="store_true", help="reuse the trained run and int8 file of the same name when present (score only)")
     args = ap.parse_args()
     if args.composites_on_scenes and not args.scenes:
@@ -250,7 +197,6 @@ def main() -> None:
     on_scenes = args.scenes if args.composites_on_scenes else None
     extra = [composites_folder(work, args.composites, 224, held_out, on_scenes)] if args.composites else []
     extra += [background_folder(work, args.scene_count, 224, args.scenes)] if args.scenes else []
-    extra += [patchwork_folder(work, args.patchwork, 224)] if args.patchwork else []
     if args.protocol == "holdout":
         data = [DATA / f for f in PHOTO_FOLDERS] + [bg] + extra
     elif held_out:
