@@ -176,9 +176,13 @@ def test_run_whose_source_fails_for_good_exits_nonzero(colour_model, tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_during_train_exits_130_with_one_line(synth_data, tmp_path):
-    proc = subprocess.Popen([str(EDGETL), "train", str(synth_data), "--out", str(tmp_path / "run"), "--alpha", "0.35",
-                             "--size", "96", "--weights", "none", "--epochs", "100000", "--patience", "100000",
-                             "--fine-tune", "0", "--views", "1", "--cache", str(tmp_path / "cache")],
+    argv = [str(EDGETL), "train", str(synth_data), "--out", str(tmp_path / "run"), "--alpha", "0.35", "--size", "96",
+            "--weights", "none", "--epochs", "100000", "--patience", "100000", "--fine-tune", "0", "--views", "1",
+            "--cache", str(tmp_path / "cache")]
+    # A terminal's Ctrl-C reaches a program whose SIGINT is at its default. A suite started in the background by a
+    # shell without job control (`bash -c 'make test' &`) ignores SIGINT, and exec would pass that on to edgetl.
+    with_default_sigint = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+    proc = subprocess.Popen([sys.executable, "-c", with_default_sigint, *argv],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "EDGETL_PROGRESS": "0", "EDGETL_ALLOW_RANDOM_INIT": "1"})
     seen = []
