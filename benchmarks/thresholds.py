@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/thresholds.py /tmp/rec/R0-lofo-inr-parul /tmp/rec/R0-lofo-inr-parul-models/R0-lofo-inr-parul_int8.tflite
     .venv/bin/python benchmarks/thresholds.py RUN MODEL --views 2      # also score each photo turned 180 deg, averaged
     .venv/bin/python benchmarks/thresholds.py RUN MODEL --mistakes 0.8 # and name every photo called wrong at >= 0.8
+    .venv/bin/python benchmarks/thresholds.py RUN MODEL --val real     # the rule placed on real validation photos only
 
 ``recognition.py`` reports one row at the card's threshold. This tool shows the whole trade behind it, for
 one run folder and the int8 file exported from it (scored as shipped, raw uint8 pixels in):
@@ -13,6 +14,10 @@ one run folder and the int8 file exported from it (scored as shipped, raw uint8 
 * test notes (real photos only; the no-note pictures are left out, negatives below stand for them):
   coverage, precision and wrong answers;
 * ``negatives/``: Swedish notes and scenes announced (never trained on, test only).
+
+The card's rule is also applied on the export's own grid (``card_by_rule``: what export writes, falling back to
+the lowest threshold measured at 99.5 % when none is trusted). ``--val real`` leaves the synthetic pictures
+(composites, no-note) out of validation, to see where real photos alone would place the card.
 
 With ``--views 2`` each photo is also seen turned 180 degrees and the two outputs are averaged, the
 "several views of one note" lever (two inferences per photo). Predictions are cached beside the model
@@ -33,7 +38,7 @@ from paths import DATA, ROOT  # noqa: E402  (also puts edgetl on the path)
 
 from edgetl.atomic import write_json  # noqa: E402
 from edgetl.data.folders import read_manifest  # noqa: E402
-from edgetl.metrics import selective  # noqa: E402
+from edgetl.metrics import measured_threshold, selective  # noqa: E402
 from recognition import best_coverage, predict_views  # noqa: E402
 
 NEGATIVES = ("sek-notes", "scenes")
@@ -69,10 +74,17 @@ def predictions(run: Path, model: Path, labels: list[str], size: int, views: int
     return out
 
 
-def table(pred: dict[str, np.ndarray], labels: list[str], thresholds: list[float]) -> dict:
-    """One row per threshold: validation (trusted or not), test notes, negatives announced."""
+def real_validation(run: Path, labels: list[str]) -> np.ndarray:
+    """Which validation pictures are real photos (True) rather than composites or no-note pictures."""
+    return np.array([p.is_relative_to(DATA) for p in _photos(run, labels)["val"][0]], bool)
+
+
+def table(pred: dict[str, np.ndarray], labels: list[str], thresholds: list[float], val_rows: np.ndarray | None = None) -> dict:
+    """One row per threshold: validation (trusted or not; only ``val_rows`` if given), test notes, negatives announced."""
     silent = [labels.index("background")] if "background" in labels else []
-    val = selective(pred["y_val"], pred["p_val"], thresholds=thresholds, silent=silent)
+    y_val, p_val = (pred["y_val"], pred["p_val"]) if val_rows is None else (pred["y_val"][val_rows], pred["p_val"][val_rows])
+    val = selective(y_val, p_val, thresholds=thresholds, silent=silent)
+    on_export_grid = selective(y_val, p_val, silent=silent)
     notes = ~np.isin(pred["y_test"], silent)
     test = selective(pred["y_test"][notes], pred["p_test"][notes], thresholds=thresholds, silent=silent, min_spoken=1)
     conf, top = pred["p_negatives"].max(1), pred["p_negatives"].argmax(1)
@@ -84,7 +96,9 @@ def table(pred: dict[str, np.ndarray], labels: list[str], thresholds: list[float
                      "test_coverage": t["coverage"], "test_precision": t["precision"], "test_wrong": t["wrong"],
                      **{f"{kind}_announced": int(said[pred["y_negatives"] == i].sum()) for i, kind in enumerate(NEGATIVES)}})
     p_notes, y_notes = pred["p_test"][notes], pred["y_test"][notes]
-    return {"threshold_by_rule": val["threshold"], "test_notes": int(notes.sum()),
+    return {"threshold_by_rule": val["threshold"],
+            "card_by_rule": on_export_grid["threshold"] or measured_threshold(on_export_grid),
+            "val_pictures": int(len(y_val)), "test_notes": int(notes.sum()),
             "top1": round(float((p_notes.argmax(1) == y_notes).mean()), 4),
             "best_coverage_at_99_5": best_coverage(p_notes, y_notes, silent),
             "negatives": {kind: int((pred["y_negatives"] == i).sum()) for i, kind in enumerate(NEGATIVES)}, "rows": rows}
@@ -109,7 +123,8 @@ def confident_mistakes(run: Path, pred: dict[str, np.ndarray], labels: list[str]
 
 def show(result: dict) -> None:
     print(f"top-1 {result['top1']:.1%} on {result['test_notes']} test notes; best coverage at >= 99.5 %: "
-          f"{result['best_coverage_at_99_5']:.1%}; the card's rule on this grid picks {result['threshold_by_rule']}")
+          f"{result['best_coverage_at_99_5']:.1%}; the card's rule on this grid picks {result['threshold_by_rule']}, "
+          f"on export's grid {result['card_by_rule']} ({result['val_pictures']} validation pictures)")
     neg = result["negatives"]
     print(f"| threshold | val spoken | val wrong | trusted | test coverage | test precision | test wrong | "
           f"Swedish (of {neg['sek-notes']}) | scenes (of {neg['scenes']}) |")
@@ -129,6 +144,8 @@ def main() -> None:
     ap.add_argument("--step", type=float, default=0.01)
     ap.add_argument("--mistakes", type=float, default=None, metavar="T",
                     help="also list every photo given a wrong name at confidence >= T (validation, test, negatives)")
+    ap.add_argument("--val", choices=("all", "real"), default="all",
+                    help="validation pictures the card's rule sees: all (as export) or the real photos only")
     ap.add_argument("--no-save", action="store_true", help="print only")
     ap.add_argument("--name", help="results file name (default: the model's, e.g. C200-lofo-inr-parul)")
     args = ap.parse_args()
@@ -140,7 +157,7 @@ def main() -> None:
     labels = card["labels"]
     thresholds = [round(float(t), 3) for t in np.arange(args.low, 0.9995, args.step)]
     pred = predictions(args.run, args.model, labels, card["input_size"], args.views)
-    result = table(pred, labels, thresholds)
+    result = table(pred, labels, thresholds, real_validation(args.run, labels) if args.val == "real" else None)
     result.update(model=args.model.name, views=args.views, card_threshold=card.get("announce_threshold"),
                   command=" ".join(["benchmarks/thresholds.py", *sys.argv[1:]]))
     print(f"card threshold: {result['card_threshold']}")
@@ -151,7 +168,8 @@ def main() -> None:
         for m in result["mistakes"]:
             print(f"  {m['part']:9s} {m['confidence']:.3f} said {m['said']:>5s}, is {m['truth']:>9s}  {m['path']}")
     if not args.no_save:
-        name = (args.name or args.model.stem.removesuffix("_int8")) + ("-views2" if args.views == 2 else "")
+        name = (args.name or args.model.stem.removesuffix("_int8")) + ("-views2" if args.views == 2 else "") \
+            + ("-valreal" if args.val == "real" else "")
         write_json(ROOT / "benchmarks" / "results" / f"thresholds-{name}.json", result)
 
 
