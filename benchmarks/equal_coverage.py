@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     if any(not 0 < c <= 1 for c in args.at):
         print("error: --at takes coverages between 0 and 1", file=sys.stderr)
         return 2
-    paths = sorted(p for p in args.results.glob("thresholds-*.json") if args.protocol in p.stem)
+    # a -valreal table is the same model's, with only the validation columns changed: its test rows are a repeat
+    paths = sorted(p for p in args.results.glob("thresholds-*.json") if args.protocol in p.stem and not p.stem.endswith("-valreal"))
     if args.only:
         paths = [p for p in paths if p.stem.removeprefix("thresholds-").startswith(tuple(args.only))]
     if not paths:
