@@ -96,8 +96,8 @@ def table(pred: dict[str, np.ndarray], labels: list[str], thresholds: list[float
                      "test_coverage": t["coverage"], "test_precision": t["precision"], "test_wrong": t["wrong"],
                      **{f"{kind}_announced": int(said[pred["y_negatives"] == i].sum()) for i, kind in enumerate(NEGATIVES)}})
     p_notes, y_notes = pred["p_test"][notes], pred["y_test"][notes]
-    return {"threshold_by_rule": val["threshold"],
-            "card_by_rule": on_export_grid["threshold"] or measured_threshold(on_export_grid),
+    card = on_export_grid["threshold"] if on_export_grid["threshold"] is not None else measured_threshold(on_export_grid)
+    return {"threshold_by_rule": val["threshold"], "card_by_rule": card,
             "val_pictures": int(len(y_val)), "test_notes": int(notes.sum()),
             "top1": round(float((p_notes.argmax(1) == y_notes).mean()), 4),
             "best_coverage_at_99_5": best_coverage(p_notes, y_notes, silent),
