@@ -170,6 +170,9 @@ def train(
     average_from: Optional[int] = typer.Option(None, help=_d("Fine-tuning epoch from which the weights are averaged over "
                                                               "every step (0: off, keep the best epoch's weights).",
                                                               TrainConfig.average_from)),
+    fine_tune_share: Optional[float] = typer.Option(None, help=_d("Share of the fine-tuned weights in the final model; the rest "
+                                                                  "is the linear probe's (1: fine-tuned only).",
+                                                                  TrainConfig.fine_tune_share)),
     views: Optional[int] = typer.Option(None, help=_d("Cached views per training image: 1 plain + (views-1) augmented.", TrainConfig.views)),
     no_augment: bool = typer.Option(False, "--no-augment", help="Train on plain images only."),
     no_class_weights: bool = typer.Option(False, "--no-class-weights", help="Do not weight classes by rarity."),
@@ -191,7 +194,7 @@ def train(
         backbone=backbone, alpha=alpha, size=size, weights=weights, strategy=strategy, fine_tune=fine_tune, epochs=epochs,
         fine_tune_epochs=fine_tune_epochs, batch_size=batch_size, learning_rate=learning_rate,
         fine_tune_learning_rate=fine_tune_learning_rate, fine_tune_schedule=fine_tune_schedule, average_from=average_from,
-        views=views, augment=False if no_augment else None,
+        fine_tune_share=fine_tune_share, views=views, augment=False if no_augment else None,
         class_weights=False if no_class_weights else None, dropout=dropout, label_smoothing=label_smoothing,
         patience=patience, val_fraction=val, test_fraction=test, seed=seed, cache_dir=str(cache) if cache else None))
     refuse_random_init(config.weights)

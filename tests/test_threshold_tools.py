@@ -89,3 +89,28 @@ def test_equal_coverage_reads_each_model_once(tmp_path, capsys):
     assert equal_coverage.main(["--results", str(tmp_path)]) == 0
     body = [line for line in capsys.readouterr().out.splitlines()[2:] if line]
     assert body == ["| A-lofo-x | 90.0% | 50.0% | 0 / 0, 100.00% (0.90) | 0 / 0, 100.00% (0.90) | never |"]
+
+
+def test_ensemble_averages_answers_picture_by_picture(tmp_path, capsys):
+    """Two models that each get a different half of the notes wrong, less surely than the other is right: their
+    average is right on all of them, and a Swedish note only one of them names drops below its threshold."""
+    import ensemble
+
+    y_test = np.array([0, 0, 1, 1])
+    a = np.array([[0.9, 0.05, 0.05], [0.3, 0.65, 0.05], [0.05, 0.9, 0.05], [0.05, 0.9, 0.05]], np.float32)
+    b = np.array([[0.9, 0.05, 0.05], [0.9, 0.05, 0.05], [0.65, 0.3, 0.05], [0.05, 0.9, 0.05]], np.float32)
+    y_neg = np.array([0, 1])  # one Swedish note, one scene
+    neg_a = np.array([[0.92, 0.04, 0.04], [0.1, 0.1, 0.8]], np.float32)
+    neg_b = np.array([[0.1, 0.1, 0.8], [0.1, 0.1, 0.8]], np.float32)
+    models = []
+    for name, p, n in (("a", a, neg_a), ("b", b, neg_b)):
+        model = tmp_path / f"{name}_int8.tflite"
+        np.savez(f"{model}.views-1.npz", y_val=y_test, p_val=p, y_test=y_test, p_test=p, y_negatives=y_neg, p_negatives=n)
+        (tmp_path / f"{name}_labels.txt").write_text("\n".join(LABELS) + "\n")
+        models.append(str(model))
+    assert ensemble.main(models + ["--at", "0.9"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "a_int8.tflite: top-1 75.0%, best 75.0% | at 0.90: 1 / 0"
+    assert out[2] == "b_int8.tflite: top-1 75.0%, best 75.0% | at 0.90: 0 / 0"
+    assert out[3] == "average of 2: top-1 100.0%, best 100.0% | at 0.90: 0 / 0"
+    assert ensemble.main(models[:1]) == 2

@@ -175,6 +175,45 @@ def test_average_from_outside_the_fine_tuning_epochs_is_refused(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_blend_puts_every_float_weight_on_the_line_to_the_probe():
+    from edgetl.tf_env import keras
+    from edgetl.train.trainer import blend
+
+    k = keras()
+    model = k.Sequential([k.Input((4,)), k.layers.Dense(3), k.layers.BatchNormalization(), k.layers.Dense(2)])
+    probe = [w.copy() for w in model.get_weights()]
+    rng = np.random.default_rng(1)
+    tuned = [w + rng.normal(size=w.shape).astype(w.dtype) for w in probe]
+    model.set_weights(tuned)
+    blend(model, probe, 0.7)
+    for got, t, p in zip(model.get_weights(), tuned, probe):
+        np.testing.assert_allclose(got, 0.7 * t + 0.3 * p, rtol=1e-6, atol=1e-6)
+        assert got.dtype == t.dtype
+    blend(model, probe, 1.0)  # a share of 1 keeps what is there
+    for got, t, p in zip(model.get_weights(), tuned, probe):
+        np.testing.assert_allclose(got, 0.7 * t + 0.3 * p, rtol=1e-6, atol=1e-6)
+
+
+def test_a_blended_run_says_so_and_records_its_share(tmp_path, synth_data, tiny_config):
+    from edgetl.train.trainer import train
+
+    messages: list[str] = []
+    result = train(synth_data, tmp_path / "run", replace(tiny_config, fine_tune_share=0.6), log=messages.append)
+    assert "final weights: 60% fine-tuned, 40% linear probe" in messages
+    assert result.config["train"]["fine_tune_share"] == 0.6
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["train"]["fine_tune_share"] == 0.6
+
+
+@pytest.mark.parametrize("share", ["0", "1.5"])
+def test_fine_tune_share_outside_zero_to_one_is_refused(tmp_path, share):
+    proc = run_cli("train", str(tmp_path / "no-data-needed"), "--out", str(tmp_path / "run"), "--fine-tune-share", share)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "--fine-tune-share" in lines[0], proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
 def test_unknown_schedule_is_refused_before_any_work(tmp_path):
     proc = run_cli("train", str(tmp_path / "no-data-needed"), "--out", str(tmp_path / "run"), "--fine-tune-schedule", "linear")
     assert proc.returncode == 2, proc.stderr

@@ -33,6 +33,7 @@ class TrainConfig:
     fine_tune_schedule: str = "constant"  # one of FINE_TUNE_SCHEDULES; cosine measured, not adopted (BENCHMARKS.md)
     patience: int = 6
     average_from: int = 0  # fine-tune epoch from which the weights are averaged step by step; 0 = off
+    fine_tune_share: float = 1.0  # final top = share x fine-tuned + rest x linear probe (ImageNet blocks, stage-1 head)
     class_weights: bool = True
     # augmentation: view 0 is the plain image, views 1..K-1 are augmented copies cached once
     augment: bool = True

@@ -233,6 +233,16 @@ class _WeightAverage:
                 m += (w - m) / self.steps
 
 
+def blend(model, probe: list[np.ndarray], share: float) -> None:
+    """Move ``model``'s weights to ``share`` x themselves + (1 - share) x ``probe`` (same layout), in place.
+
+    Fine-tuning pulls the top blocks towards the training photographers; a point on the straight line back to
+    the linear probe (the ImageNet blocks with the stage-1 head) keeps most of the accuracy it gained and less
+    of its certainty about what it never saw (BENCHMARKS.md, "Fine-tuned and linear-probe weights blended")."""
+    model.set_weights([share * w + (1.0 - share) * p if w.dtype.kind == "f" else w
+                       for w, p in zip(model.get_weights(), probe)])
+
+
 def _predict(model, x: np.ndarray, batch: int = 256) -> np.ndarray:
     if len(x) == 0:
         return np.zeros((0, model.output_shape[-1]), np.float32)
@@ -406,12 +416,16 @@ class _Training:
         self.log(f"fine-tuning the top {net.blocks} block(s) from {net.cut} ({net.top.count_params():,} parameters in the top)")
         epoch_log = self._epoch_log("fine-tune", config.fine_tune_epochs)
         val_data = (val[0][:, 0].astype(np.float32), _one_hot(val[1], n)) if val else None
+        probe = net.top.get_weights()  # ImageNet blocks + the stage-1 head, also after a resume (restored in fit)
         net.top.fit(batches, epochs=config.fine_tune_epochs,
                     validation_data=val_data, class_weight=class_weight, verbose=0,
                     callbacks=[k.callbacks.EarlyStopping(monitor=monitor, patience=max(2, config.patience // 2),
                                                          restore_best_weights=True),
                                k.callbacks.BackupAndRestore(str(self.folder.path / ".backup" / "fine_tune")),
                                epoch_log.callback, *self._averaging(net)])
+        if config.fine_tune_share < 1.0:
+            blend(net.top, probe, config.fine_tune_share)
+            self.log(f"final weights: {config.fine_tune_share:.0%} fine-tuned, {1 - config.fine_tune_share:.0%} linear probe")
 
     def _averaging(self, net: _Net) -> list:
         start = self.config.average_from
@@ -506,6 +520,9 @@ def train(
     if not 0 <= config.average_from <= max(config.fine_tune_epochs, 0):
         raise EdgetlError(f"--average-from must be 0 (off) or an epoch of fine-tuning, 1-{config.fine_tune_epochs} "
                           f"(got {config.average_from})")
+    if not 0.0 < config.fine_tune_share <= 1.0:
+        raise EdgetlError(f"--fine-tune-share is the fine-tuned weights' share of the final ones, above 0 and at most 1 "
+                          f"(got {config.fine_tune_share})")
     created = not out.exists()
     prepare_run_dir(out, resume, force)
     state_path = out / STATE
