@@ -237,8 +237,9 @@ def blend(model, probe: list[np.ndarray], share: float) -> None:
     """Move ``model``'s weights to ``share`` x themselves + (1 - share) x ``probe`` (same layout), in place.
 
     Fine-tuning pulls the top blocks towards the training photographers; a point on the straight line back to
-    the linear probe (the ImageNet blocks with the stage-1 head) keeps most of the accuracy it gained and less
-    of its certainty about what it never saw (BENCHMARKS.md, "Fine-tuned and linear-probe weights blended")."""
+    the linear probe (the ImageNet blocks with the stage-1 head) gives back some of the accuracy it gained and
+    much of its certainty about what it never saw, such as foreign notes (BENCHMARKS.md, "… fine-tuned weights
+    blended with the linear probe")."""
     model.set_weights([share * w + (1.0 - share) * p if w.dtype.kind == "f" else w
                        for w, p in zip(model.get_weights(), probe)])
 
