@@ -24,11 +24,12 @@ from recognition import best_coverage  # noqa: E402
 BACKGROUND = "background"
 
 
-def _load(model: Path) -> tuple[dict[str, np.ndarray], list[str]]:
+def _load(model: Path) -> tuple[dict[str, np.ndarray], list[str]] | None:
+    """The model's cached outputs and labels, or None when thresholds.py has not scored it yet."""
     cache = Path(f"{model}.views-1.npz")
     labels_file = model.with_name(model.name.removesuffix("_int8.tflite") + "_labels.txt")
     if not cache.exists() or not labels_file.exists():
-        raise SystemExit(f"error: {cache.name} or {labels_file.name} is missing: run benchmarks/thresholds.py on {model} first")
+        return None
     return dict(np.load(cache)), labels_file.read_text().split()
 
 
@@ -54,15 +55,18 @@ def main(argv: list[str] | None = None) -> int:
         print("error: give two models or more", file=sys.stderr)
         return 2
     loaded = [_load(m) for m in args.models]
-    labels = loaded[0][1]
-    if any(lab != labels for _, lab in loaded) or any((d["y_test"].shape != loaded[0][0]["y_test"].shape) or
-                                                        (d["y_test"] != loaded[0][0]["y_test"]).any() for d, _ in loaded):
+    missing = [m.name for m, got in zip(args.models, loaded) if got is None]
+    if missing:
+        print(f"error: no cached outputs for {', '.join(missing)}: run benchmarks/thresholds.py on each first", file=sys.stderr)
+        return 2
+    first, labels = loaded[0]
+    if not all(lab == labels and np.array_equal(d["y_test"], first["y_test"]) for d, lab in loaded):
         print("error: the models were not scored on the same test photos with the same labels", file=sys.stderr)
         return 2
     print("negatives columns: Swedish notes / scenes announced (of 56 / 23)")
     for model, (parts, _) in zip(args.models, loaded):
         print(f"{model.name}: {summary(parts, labels, args.at)}")
-    mean = {k: np.mean([d[k] for d, _ in loaded], axis=0) if k.startswith("p_") else loaded[0][0][k] for k in loaded[0][0]}
+    mean = {k: np.mean([d[k] for d, _ in loaded], axis=0) if k.startswith("p_") else first[k] for k in first}
     print(f"average of {len(loaded)}: {summary(mean, labels, args.at)}")
     return 0
 

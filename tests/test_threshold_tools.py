@@ -92,8 +92,8 @@ def test_equal_coverage_reads_each_model_once(tmp_path, capsys):
 
 
 def test_ensemble_averages_answers_picture_by_picture(tmp_path, capsys):
-    """Two models that each get a different half of the notes wrong, less surely than the other is right: their
-    average is right on all of them, and a Swedish note only one of them names drops below its threshold."""
+    """Two models that each get a different note wrong, less surely than the other gets it right: their average
+    is right on all four, and a Swedish note only one of them names drops below the threshold."""
     import ensemble
 
     y_test = np.array([0, 0, 1, 1])
@@ -114,3 +114,5 @@ def test_ensemble_averages_answers_picture_by_picture(tmp_path, capsys):
     assert out[2] == "b_int8.tflite: top-1 75.0%, best 75.0% | at 0.90: 0 / 0"
     assert out[3] == "average of 2: top-1 100.0%, best 100.0% | at 0.90: 0 / 0"
     assert ensemble.main(models[:1]) == 2
+    assert ensemble.main(models + [str(tmp_path / "unscored_int8.tflite")]) == 2
+    assert "unscored_int8.tflite" in capsys.readouterr().err
