@@ -1,6 +1,6 @@
 """What would averaging several models' answers buy? An upper bound for distillation and weight blending.
 
-    .venv/bin/python benchmarks/ensemble.py MODEL_A.tflite MODEL_B.tflite [MODEL_C.tflite ...]
+    .venv/bin/python benchmarks/ensemble.py MODEL_A.tflite MODEL_B.tflite [MODEL_C.tflite ...] [--without 2000]
 
 Reads the int8 outputs ``benchmarks/thresholds.py`` cached beside each model (``MODEL.views-1.npz``: validation,
 test photos and ``negatives/``), averages them picture by picture, and prints, for each model alone and for the
@@ -33,11 +33,14 @@ def _load(model: Path) -> tuple[dict[str, np.ndarray], list[str]] | None:
     return dict(np.load(cache)), labels_file.read_text().split()
 
 
-def summary(parts: dict[str, np.ndarray], labels: list[str], at: list[float]) -> str:
+def summary(parts: dict[str, np.ndarray], labels: list[str], at: list[float], without: str | None = None) -> str:
     bg = labels.index(BACKGROUND)
     notes = [i for i in range(len(labels)) if i != bg]
     y, p = parts["y_test"], parts["p_test"]
     line = f"top-1 {(p.argmax(1) == y).mean():.1%}, best {best_coverage(p, y, [bg]):.1%}"
+    if without is not None:
+        kept = y != labels.index(without)
+        line += f", top-1 without {without} {(p[kept].argmax(1) == y[kept]).mean():.1%}"
     neg, kind = parts["p_negatives"], parts["y_negatives"]
     named = neg.argmax(1) != bg
     for t in at:
@@ -50,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", type=Path, nargs="+")
     ap.add_argument("--at", type=float, nargs="+", default=[0.85, 0.90], help="thresholds for the negatives columns")
+    ap.add_argument("--without", help="also top-1 without this class (under lofo: 2000, known only from scans)")
     args = ap.parse_args(argv)
     if len(args.models) < 2:
         print("error: give two models or more", file=sys.stderr)
@@ -60,14 +64,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no cached outputs for {', '.join(missing)}: run benchmarks/thresholds.py on each first", file=sys.stderr)
         return 2
     first, labels = loaded[0]
+    if args.without is not None and args.without not in labels:
+        print(f"error: --without {args.without}: the labels are {', '.join(labels)}", file=sys.stderr)
+        return 2
     if not all(lab == labels and np.array_equal(d["y_test"], first["y_test"]) for d, lab in loaded):
         print("error: the models were not scored on the same test photos with the same labels", file=sys.stderr)
         return 2
     print("negatives columns: Swedish notes / scenes announced (of 56 / 23)")
     for model, (parts, _) in zip(args.models, loaded):
-        print(f"{model.name}: {summary(parts, labels, args.at)}")
+        print(f"{model.name}: {summary(parts, labels, args.at, args.without)}")
     mean = {k: np.mean([d[k] for d, _ in loaded], axis=0) if k.startswith("p_") else first[k] for k in first}
-    print(f"average of {len(loaded)}: {summary(mean, labels, args.at)}")
+    print(f"average of {len(loaded)}: {summary(mean, labels, args.at, args.without)}")
     return 0
 
 

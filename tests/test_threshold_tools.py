@@ -113,6 +113,9 @@ def test_ensemble_averages_answers_picture_by_picture(tmp_path, capsys):
     assert out[1] == "a_int8.tflite: top-1 75.0%, best 75.0% | at 0.90: 1 / 0"
     assert out[2] == "b_int8.tflite: top-1 75.0%, best 75.0% | at 0.90: 0 / 0"
     assert out[3] == "average of 2: top-1 100.0%, best 100.0% | at 0.90: 0 / 0"
+    assert ensemble.main(models + ["--at", "0.9", "--without", "20"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("a_int8.tflite: top-1 75.0%, best 75.0%, top-1 without 20 50.0%")
+    assert ensemble.main(models + ["--without", "5"]) == 2
     assert ensemble.main(models[:1]) == 2
     assert ensemble.main(models + [str(tmp_path / "unscored_int8.tflite")]) == 2
     assert "unscored_int8.tflite" in capsys.readouterr().err
