@@ -417,14 +417,15 @@ class _Training:
         self.log(f"fine-tuning the top {net.blocks} block(s) from {net.cut} ({net.top.count_params():,} parameters in the top)")
         epoch_log = self._epoch_log("fine-tune", config.fine_tune_epochs)
         val_data = (val[0][:, 0].astype(np.float32), _one_hot(val[1], n)) if val else None
-        probe = net.top.get_weights()  # ImageNet blocks + the stage-1 head, also after a resume (restored in fit)
+        blended = config.fine_tune_share < 1.0
+        probe = net.top.get_weights() if blended else None  # ImageNet blocks + stage-1 head (fit restores a resume)
         net.top.fit(batches, epochs=config.fine_tune_epochs,
                     validation_data=val_data, class_weight=class_weight, verbose=0,
                     callbacks=[k.callbacks.EarlyStopping(monitor=monitor, patience=max(2, config.patience // 2),
                                                          restore_best_weights=True),
                                k.callbacks.BackupAndRestore(str(self.folder.path / ".backup" / "fine_tune")),
                                epoch_log.callback, *self._averaging(net)])
-        if config.fine_tune_share < 1.0:
+        if blended:
             blend(net.top, probe, config.fine_tune_share)
             self.log(f"final weights: {config.fine_tune_share:.0%} fine-tuned, {1 - config.fine_tune_share:.0%} linear probe")
 
