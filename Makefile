@@ -56,11 +56,19 @@ dist: install
 	$(BIN)/python -m build --sdist --wheel --outdir dist . >/dev/null
 	$(BIN)/twine check --strict dist/*
 
+# Real scenes (the wallpapers of seven Debian packages, pinned by version and SHA-256; ~225 MB, fetched once).
+SCENES := .cache/scenes
+$(SCENES)/.complete:
+	$(PYTHON) scripts/fetch_scenes.py $(SCENES)
+
 # The deployable rupee model from ../shared with the README's defaults: runs/rupees and models/rupees_int8.*
-model: install
+model: install $(SCENES)/.complete
 	$(BIN)/edgetl synth build/no-note --background-only --per-class 600
-	$(BIN)/edgetl synth build/composites --from $(SHARED_DATA)/inr-photos --from $(SHARED_DATA)/inr-scans --no-background --per-class 200
-	$(BIN)/edgetl train $(RUPEE_FOLDERS) build/no-note build/composites --out runs/rupees --weights $(WEIGHTS) --force
+	$(BIN)/edgetl synth build/scene-no-note --background-only --per-class 600 --background $(SCENES)/usr/share
+	$(BIN)/edgetl synth build/composites --from $(SHARED_DATA)/inr-photos --from $(SHARED_DATA)/inr-scans --no-background \
+	    --per-class 200 --background $(SCENES)/usr/share
+	$(BIN)/edgetl train $(RUPEE_FOLDERS) build/no-note build/scene-no-note build/composites --out runs/rupees \
+	    --weights $(WEIGHTS) --force
 	$(BIN)/edgetl export runs/rupees --int8 --out models
 
 # install.sh + `edgetl run` inside an emulated Debian bookworm arm64 root, compared with the same run here.

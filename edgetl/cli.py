@@ -17,7 +17,7 @@ from edgetl import demo as demo_defaults
 from edgetl.errors import EdgetlError
 from edgetl.export.config import OUTPUT_TYPES, ExportConfig
 from edgetl.policy import TARGET_PRECISION
-from edgetl.train.config import QatConfig, TrainConfig
+from edgetl.train.config import NONE_MEANS, QatConfig, TrainConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="From a folder of photos to an on-device classifier that speaks what it sees.")
@@ -169,7 +169,7 @@ def train(
                                                                     "cosine (decays to zero).", TrainConfig.fine_tune_schedule)),
     average_from: Optional[int] = typer.Option(None, help=_d("Fine-tuning epoch from which the weights are averaged over "
                                                               "every step (0: off, keep the best epoch's weights).",
-                                                              TrainConfig.average_from)),
+                                                              NONE_MEANS["average_from"])),
     fine_tune_share: Optional[float] = typer.Option(None, help=_d("Share of the fine-tuned weights in the final model; the rest "
                                                                   "is the linear probe's (1: fine-tuned only).",
                                                                   TrainConfig.fine_tune_share)),
@@ -242,6 +242,9 @@ def export(
     familiarity: Optional[float] = typer.Option(None, help=_d("Familiarity gate built into the model: the share of right validation "
                                                               "answers it lets through; notes that look like no training photo go "
                                                               "to background (0: no gate).", ExportConfig.familiarity)),
+    min_threshold: Optional[float] = typer.Option(None, help=_d("The card's announce threshold is never lower than this, "
+                                                                "whatever validation trusts (0: validation alone).",
+                                                                ExportConfig.min_threshold)),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
     """Export a run to TFLite with labels metadata, a model card and an export report."""
@@ -253,7 +256,8 @@ def export(
     given = [flag for flag, value in int8_only.items() if value is not None]
     if "int8" not in quants and given:  # options that only shape an int8 model are refused, not silently ignored
         raise typer.BadParameter(f"{', '.join(given)} only applies to --int8 (exporting {', '.join(quants)})")
-    options = _given(calibration_count=calibration_count, output_type=output_type, familiarity=familiarity)
+    options = _given(calibration_count=calibration_count, output_type=output_type, familiarity=familiarity,
+                     min_threshold=min_threshold)
     if options.get("familiarity") == 0:  # --familiarity 0: no gate
         options["familiarity"] = None
     result = run_export(run, out, quants, calibration=calibration, use_qat=qat, strict=strict, android=android, name=name,

@@ -78,6 +78,20 @@ def measured_threshold(sel: dict) -> float | None:
                  if r["spoken"] >= sel["min_spoken"] and r["precision"] >= sel["target_precision"]), None)
 
 
+def card_threshold(sel: dict, floor: float = 0.0) -> tuple[float | None, str, float | None]:
+    """(the card's threshold, the rule that set it, validation's own pick) from ``selective``'s result.
+
+    Validation's trusted threshold, else the one reached as measured, raised to ``floor`` when lower: validation
+    shares its photographers with training, so a model that is merely less over-confident there gets a lower
+    pick, and on a new photographer a lower card said wrong notes (BENCHMARKS.md, "The card's floor")."""
+    own, rule = sel["threshold"], "one more wrong answer"
+    if own is None:
+        own, rule = measured_threshold(sel), "as measured"
+    if own is None or own >= floor:
+        return own, rule, own
+    return floor, "floor", own
+
+
 def confident_mistakes(y_true, probs: np.ndarray, labels: Sequence[str], paths: Sequence, silent: Sequence[int] = (),
                        count: int = 5) -> list[dict]:
     """The spoken wrong answers the model is surest of, surest first.

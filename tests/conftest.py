@@ -34,6 +34,16 @@ def assert_agrees(reference: np.ndarray, probs: np.ndarray, overall: float = 0.8
     assert same[decisive].mean() >= 0.97, f"agreement {same[decisive].mean():.3f} on {decisive.sum()} decisive answers"
 
 
+def run_cli(*args: str, env: dict | None = None, timeout: int = 600):
+    """``python -m edgetl.cli ARGS`` in a child process, as a user's shell runs it (no progress bars)."""
+    import subprocess
+    import sys
+
+    full_env = {**os.environ, "EDGETL_PROGRESS": "0", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "edgetl.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=full_env, timeout=timeout)
+
+
 def need_shared(*parts: str) -> Path:
     """Path inside ../shared, or skip the test with the reason when it is absent."""
     path = SHARED.joinpath(*parts)

@@ -8,27 +8,19 @@ convolution is checked against Keras' own pre-processing with weight files writt
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import run_cli
 from edgetl.errors import EdgetlError
 from edgetl.train import backbones
 
 ALL = backbones.names()
 NO_QAT = [name for name in ALL if not backbones.get(name).qat]
 SIZE = 96
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "EDGETL_PROGRESS": "0"}
-    return subprocess.run([sys.executable, "-m", "edgetl.cli", *args], capture_output=True, text=True, cwd=ROOT, env=env,
-                          timeout=600)
 
 
 def one_error_line(proc: subprocess.CompletedProcess) -> str:

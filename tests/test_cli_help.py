@@ -70,7 +70,7 @@ def test_defaults_are_read_from_the_config_dataclasses_not_restated():
     from dataclasses import fields
 
     from edgetl.export.config import ExportConfig
-    from edgetl.train.config import QatConfig, TrainConfig
+    from edgetl.train.config import NONE_MEANS, QatConfig, TrainConfig
 
     renamed = {"val": "val_fraction", "test": "test_fraction"}
     checked = 0
@@ -83,6 +83,7 @@ def test_defaults_are_read_from_the_config_dataclasses_not_restated():
                 continue
             checked += 1
             assert param.default is None, f"edgetl {verb} {param.opts[0]} restates a default ({param.default!r})"
-            assert f"(default: {declared[field]})" in param.help, f"edgetl {verb} {param.opts[0]}: help does not show it"
+            shown = NONE_MEANS[field] if declared[field] is None and field in NONE_MEANS else declared[field]
+            assert f"(default: {shown})" in param.help, f"edgetl {verb} {param.opts[0]}: help does not show it"
     assert checked >= 20
 

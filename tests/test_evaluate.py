@@ -132,6 +132,17 @@ def test_an_untrusted_card_takes_the_lowest_threshold_that_reaches_the_target_as
     assert both(60, 0) == (None, None)  # 60 answers at 0.9: fewer than the 100 needed
 
 
+def test_the_card_takes_validations_threshold_but_never_below_the_floor():
+    from edgetl.metrics import card_threshold
+
+    assert card_threshold(_answers(2000, 0), floor=0.9) == (0.9, "floor", 0.55)  # validation alone trusts 0.55
+    assert card_threshold(_answers(2000, 0), floor=0.5) == (0.55, "one more wrong answer", 0.55)
+    assert card_threshold(_answers(2000, 0)) == (0.55, "one more wrong answer", 0.55)  # no floor
+    assert card_threshold(_answers(199, 0), floor=0.9) == (0.9, "one more wrong answer", 0.9)  # at the floor: its own
+    assert card_threshold(_answers(198, 0), floor=0.95) == (0.95, "floor", 0.9)  # as measured, then raised
+    assert card_threshold(_answers(60, 0), floor=0.9) == (None, "as measured", None)  # nothing to raise: devices decide
+
+
 def test_confident_mistakes_lists_spoken_wrong_answers_surest_first():
     """What export names when the card's rule trusts no threshold: silences and right answers are never listed."""
     from edgetl.metrics import confident_mistakes

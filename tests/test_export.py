@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import assert_agrees
+from conftest import assert_agrees, run_cli
 
 from android_assets import android_asset_names
 from edgetl.card import ModelCard
@@ -175,3 +175,12 @@ def test_bad_inputs_fail_with_one_line(tmp_path, exported):
     result, _, _ = exported
     with pytest.raises(EdgetlError, match="does not match"):
         Classifier(result.files["int8"]["model"], card=result.files["fp16"]["card"])
+
+
+@pytest.mark.parametrize("floor", ["1", "-0.1"])
+def test_a_floor_outside_zero_to_one_is_refused(tmp_path, floor):
+    proc = run_cli("export", str(tmp_path / "no-run-needed"), "--int8", "--out", str(tmp_path / "models"), "--min-threshold", floor)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "--min-threshold" in lines[0], proc.stderr
+    assert not (tmp_path / "models").exists()

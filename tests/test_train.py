@@ -12,18 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, SHARED_WEIGHTS, need_shared
+from conftest import ROOT, SHARED_WEIGHTS, need_shared, run_cli
 from edgetl.errors import EdgetlError
 
 pytestmark = pytest.mark.slow
-
-
-def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    import os
-
-    full_env = {**os.environ, "EDGETL_PROGRESS": "0", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "edgetl.cli", *args], capture_output=True, text=True, cwd=ROOT,
-                          env=full_env, timeout=600)
 
 
 def test_run_folder_holds_every_artefact(tiny_run):
@@ -292,3 +284,12 @@ def test_the_default_recipe_names_unseen_hand_held_notes(tmp_path, feature_cache
     test = result.metrics["test"]
     assert test["count"] >= 35
     assert test["top1"] >= 0.5, test  # chance is 1/7; a broken recipe stays near it
+
+
+def test_weight_averaging_starts_at_epoch_3_unless_fine_tuning_is_shorter_or_it_is_set():
+    from edgetl.train.config import TrainConfig
+
+    assert TrainConfig().averaging_start() == 3
+    assert TrainConfig(fine_tune_epochs=2).averaging_start() == 0  # a short schedule needs no second option
+    assert TrainConfig(average_from=0).averaging_start() == 0
+    assert TrainConfig(average_from=5, fine_tune_epochs=2).averaging_start() == 5  # refused later, with its value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgetl.policy import DEFAULT_KEEP, TARGET_PRECISION
+from edgetl.policy import DEFAULT_KEEP, MIN_ANNOUNCE_THRESHOLD, TARGET_PRECISION
 
 QUANTIZATIONS = ("int8", "fp16", "dynamic", "float32")
 OUTPUT_TYPES = ("uint8", "float32")
@@ -16,4 +16,5 @@ class ExportConfig:
     calibration_count: int = 200  # images the int8 converter calibrates its ranges on
     output_type: str = "uint8"  # int8 model output: uint8 (smallest, what the app reads) or float32
     target_precision: float = TARGET_PRECISION  # the card's announce threshold is placed to reach this on held-out photos
+    min_threshold: float = MIN_ANNOUNCE_THRESHOLD  # the card's threshold is never lower, whatever validation trusts
     familiarity: float | None = DEFAULT_KEEP  # share of right validation answers the gate keeps (None: no gate)

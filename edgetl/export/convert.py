@@ -226,6 +226,7 @@ class _Plan:
     output_type: str
     strict: bool
     target_precision: float
+    min_threshold: float
     log: Callable[[str], None]
     held: dict[str, tuple[np.ndarray, np.ndarray, list[Path]]] = field(default_factory=dict)
 
@@ -340,7 +341,7 @@ def _card(plan: _Plan, quant: str, model_path: Path, details: dict, gate: Gate |
 
 def _measure(plan: _Plan, quant: str, model_path: Path, card: ModelCard, details: dict) -> None:
     """Accuracy and the announce threshold on the run's held-out photos, measured on the exported model itself."""
-    from edgetl.metrics import classification_report, confident_mistakes, measured_threshold, selective
+    from edgetl.metrics import classification_report, confident_mistakes, selective
     from edgetl.runtime.interpreter import Classifier
     from edgetl.scoring import score_squares
 
@@ -355,19 +356,29 @@ def _measure(plan: _Plan, quant: str, model_path: Path, card: ModelCard, details
     acc = classification_report(y_test, p_test, r.labels)
     card.accuracy = {"split": report_on, "count": acc["count"], "top1": acc["top1"],
                      "threshold_split": pick, "target_precision": plan.target_precision}
-    threshold, rule = sel["threshold"], "one more wrong answer"
     surest = confident_mistakes(scores[pick].truth, scores[pick].probs[0], r.labels, scores[pick].paths, silent)
     details["confident_mistakes"] = {"split": pick, "worst": surest}
-    if threshold is None:
-        threshold, rule = measured_threshold(sel), "as measured"
-        _log_untrusted(plan, quant, sel, threshold, surest)
+    threshold, rule, by_validation = _card_threshold(plan, quant, sel, surest)
     if threshold is not None:
         on_test = selective(y_test, p_test, thresholds=[threshold], silent=silent, min_spoken=1)["curve"][0]
         card.accuracy.update(coverage_at_threshold=on_test["coverage"], precision_at_threshold=on_test["precision"],
-                             threshold_rule=rule)
+                             threshold_rule=rule, validation_threshold=by_validation)
     card.announce_threshold = threshold
     details["accuracy"] = card.accuracy
     details["announce_threshold"] = threshold
+
+
+def _card_threshold(plan: _Plan, quant: str, sel: dict, surest: list[dict]) -> tuple[float | None, str, float | None]:
+    """``metrics.card_threshold`` with export's floor, saying why when validation trusted nothing or too little."""
+    from edgetl.metrics import card_threshold
+
+    threshold, rule, own = card_threshold(sel, plan.min_threshold)
+    if sel["threshold"] is None:
+        _log_untrusted(plan, quant, sel, own, surest)
+    if rule == "floor":
+        plan.log(f"{quant}: validation trusts {own:.2f}; the card takes the floor {threshold:.2f}, because validation "
+                 "photos come from the photographers the model was trained on (--min-threshold)")
+    return threshold, rule, own
 
 
 def _log_untrusted(plan: _Plan, quant: str, sel: dict, threshold: float | None, surest: list[dict]) -> None:
@@ -378,7 +389,7 @@ def _log_untrusted(plan: _Plan, quant: str, sel: dict, threshold: float | None, 
                  "back to their default)")
     else:
         row = next(r for r in sel["curve"] if r["threshold"] == threshold)
-        plan.log(head + f"the card takes {threshold:.2f}, the lowest where they reach it as measured ({row['spoken']} "
+        plan.log(head + f"the card starts from {threshold:.2f}, the lowest where they reach it as measured ({row['spoken']} "
                  f"answers, {row['wrong']} wrong). More held-out photos would make it firmer; check it on your own notes")
     if surest:
         plan.log(f"{quant}: the wrong answers it is surest of; a photo filed in the wrong class folder looks like this "
@@ -417,19 +428,23 @@ def export(
     android: str | Path | None = None,
     name: str | None = None,
     target_precision: float = ExportConfig.target_precision,
+    min_threshold: float = ExportConfig.min_threshold,
     familiarity: float | None = ExportConfig.familiarity,
     log: Callable[[str], None] = print,
 ) -> ExportResult:
     """Export ``run`` in each of ``quantizations``; write model, card and report atomically per file.
 
     ``familiarity``: share of right validation answers the familiarity gate keeps (None: no gate).
+    ``min_threshold``: the card's announce threshold is never lower than this (0: validation alone decides).
     """
+    if not 0.0 <= min_threshold < 1.0:
+        raise EdgetlError(f"--min-threshold is a confidence, at least 0 and below 1 (got {min_threshold})")
     started = time.perf_counter()
     r = Run.open(run)
     name = name or r.name
     plan = _plan(r, quantizations, use_qat, familiarity, log, out_dir=Path(out_dir), name=name, calibration=calibration,
                  calibration_count=calibration_count, output_type=output_type, strict=strict,
-                 target_precision=target_precision)
+                 target_precision=target_precision, min_threshold=min_threshold)
     result = ExportResult()
     report: dict = {"run": str(r.path), "name": name, "models": {}}
     for quant in quantizations:

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field, fields
 
 
 FINE_TUNE_SCHEDULES = ("cosine", "constant")  # cosine: decays to zero over fine_tune_epochs
+AVERAGE_FROM = 3  # the fine-tuning epoch from which weights are averaged when the option is left at None
+NONE_MEANS = {"average_from": f"{AVERAGE_FROM}, off when fine-tuning is shorter"}  # what a None default stands for
 
 
 @dataclass
@@ -32,8 +34,8 @@ class TrainConfig:
     fine_tune_learning_rate: float = 5e-4  # 1e-4 was still underfitting after 12 epochs (BENCHMARKS.md)
     fine_tune_schedule: str = "constant"  # one of FINE_TUNE_SCHEDULES; cosine measured, not adopted (BENCHMARKS.md)
     patience: int = 6
-    average_from: int = 0  # fine-tune epoch from which the weights are averaged step by step; 0 = off
-    fine_tune_share: float = 1.0  # final top = share x fine-tuned + rest x linear probe (ImageNet blocks, stage-1 head)
+    average_from: int | None = None  # fine-tune epoch from which weights are averaged step by step; 0 = off, None = AVERAGE_FROM
+    fine_tune_share: float = 0.85  # final top = share x fine-tuned + rest x linear probe (ImageNet blocks, stage-1 head)
     class_weights: bool = True
     # augmentation: view 0 is the plain image, views 1..K-1 are augmented copies cached once
     augment: bool = True
@@ -47,6 +49,13 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def averaging_start(self) -> int:
+        """The fine-tuning epoch from which weights are averaged, 0 for none: None means AVERAGE_FROM when fine-tuning
+        runs that long, so a short schedule (tests, quick tries) needs no second option."""
+        if self.average_from is not None:
+            return self.average_from
+        return AVERAGE_FROM if self.fine_tune_epochs >= AVERAGE_FROM else 0
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":

@@ -197,9 +197,9 @@ class _WeightAverage:
     """A running mean of the fine-tuned weights over every step from epoch ``start`` (1-based) on.
 
     A constant-rate run wanders, so its best epoch is a noisy pick; the mean of many steps sits in a flatter
-    region. It names more of a new photographer's notes, but is surer of foreign notes too, so it is off by
-    default (BENCHMARKS.md, "Weight averaging"). BatchNorm is frozen: no statistics to recompute. The mean replaces the weights when fitting ends, after
-    EarlyStopping's restore; a resumed run averages from where it resumed."""
+    region, and it names more of a new photographer's notes (BENCHMARKS.md, "Weight averaging"). BatchNorm is
+    frozen: no statistics to recompute. The mean replaces the weights when fitting ends, after EarlyStopping's
+    restore; a resumed run averages from where it resumed."""
 
     def __init__(self, keras, model, start: int, log: Callable[[str], None]):
         self.mean: list[np.ndarray] | None = None
@@ -237,9 +237,9 @@ def blend(model, probe: list[np.ndarray], share: float) -> None:
     """Move ``model``'s weights to ``share`` x themselves + (1 - share) x ``probe`` (same layout), in place.
 
     Fine-tuning pulls the top blocks towards the training photographers; a point on the straight line back to
-    the linear probe (the ImageNet blocks with the stage-1 head) gives back some of the accuracy it gained and
-    much of its certainty about what it never saw, such as foreign notes (BENCHMARKS.md, "… fine-tuned weights
-    blended with the linear probe")."""
+    the linear probe (the ImageNet blocks with the stage-1 head) gives back much of its certainty about what it
+    never saw, such as foreign notes; at 0.85, after weight averaging, little of the accuracy it gained
+    (BENCHMARKS.md, "… fine-tuned weights blended with the linear probe" and "The card's floor")."""
     model.set_weights([share * w + (1.0 - share) * p if w.dtype.kind == "f" else w
                        for w, p in zip(model.get_weights(), probe)])
 
@@ -430,7 +430,7 @@ class _Training:
             self.log(f"final weights: {config.fine_tune_share:.0%} fine-tuned, {1 - config.fine_tune_share:.0%} linear probe")
 
     def _averaging(self, net: _Net) -> list:
-        start = self.config.average_from
+        start = self.config.averaging_start()
         if start <= 0:
             return []
         self.log(f"averaging the fine-tuned weights over every step from epoch {start}")
@@ -519,7 +519,7 @@ def train(
     backbones.validate(config.alpha, config.size, config.backbone)
     if config.fine_tune_schedule not in FINE_TUNE_SCHEDULES:
         raise EdgetlError(f"--fine-tune-schedule must be {' or '.join(FINE_TUNE_SCHEDULES)} (got {config.fine_tune_schedule!r})")
-    if not 0 <= config.average_from <= max(config.fine_tune_epochs, 0):
+    if config.average_from is not None and not 0 <= config.average_from <= max(config.fine_tune_epochs, 0):
         raise EdgetlError(f"--average-from must be 0 (off) or an epoch of fine-tuning, 1-{config.fine_tune_epochs} "
                           f"(got {config.average_from})")
     if not 0.0 < config.fine_tune_share <= 1.0:
