@@ -67,6 +67,7 @@ def download(pool_path: str, expected: str, folder: Path) -> Path:
         got = sha256(Path(tmp))
         if got != expected:
             raise FetchError(f"{url} has SHA-256 {got}, expected {expected}: not unpacking it")
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 is for the half-written file only
         os.replace(tmp, dest)
     except OSError as err:
         raise FetchError(f"could not download {url}: {err}") from None
