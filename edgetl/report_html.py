@@ -265,7 +265,9 @@ def _exports_section(rep: RunReport) -> str:
     body += ('<p>“Agreement with float” is the share of images on which the export’s top-1 equals the float '
              "model’s (predictions.csv). The announce threshold comes from the model card: the lowest confidence "
              "whose precision on held-out images reached the target; “coverage” is the share of notes it speaks "
-             "on, as measured at export time. An empty threshold means no confidence was safe enough.</p>")
+             "on, as measured at export time. The card never takes less than export’s floor (--min-threshold), because "
+             "validation photos come from the photographers the model was trained on. An empty threshold means no "
+             "confidence was safe enough.</p>")
     lat = next((r["latency"] for r in rep.exports if r.get("latency")), None)
     if lat:
         body += f"<p>Latency: {_e(lat['runs'])} timed runs per model, interleaved, XNNPACK {'on' if lat['xnnpack'] else 'off'}, " \
@@ -279,10 +281,15 @@ def _exports_section(rep: RunReport) -> str:
 
 
 def _threshold_text(row: dict) -> str:
-    """The card's announce threshold; "none" when export measured it and no confidence was safe enough."""
-    if row.get("announce_threshold") is not None:
-        return f"{float(row['announce_threshold']):.2f}"
-    return "none" if row.get("card_accuracy") else "n/a"
+    """The card's announce threshold and, when validation did not set it alone, why; "none" when export measured
+    it and no confidence was safe enough."""
+    if row.get("announce_threshold") is None:
+        return "none" if row.get("card_accuracy") else "n/a"
+    text = f"{float(row['announce_threshold']):.2f}"
+    accuracy = row.get("card_accuracy") or {}
+    if accuracy.get("threshold_rule") == "floor":
+        return text + f" (the floor; validation: {float(accuracy['validation_threshold']):.2f})"
+    return text + (" (as measured)" if accuracy.get("threshold_rule") == "as measured" else "")
 
 
 def _gallery_section(rep: RunReport) -> str:

@@ -234,3 +234,14 @@ def test_gradcam_gallery_from_explain(tiny_run, tmp_path):
     page = built.html()
     _assert_self_contained(page)
     assert "Grad-CAM heat-map" in page
+
+
+def test_the_threshold_column_says_when_the_floor_or_the_fallback_set_it():
+    from edgetl.report_html import _threshold_text
+
+    floor = {"announce_threshold": 0.9, "card_accuracy": {"threshold_rule": "floor", "validation_threshold": 0.8}}
+    assert _threshold_text(floor) == "0.90 (the floor; validation: 0.80)"
+    assert _threshold_text({"announce_threshold": 0.91, "card_accuracy": {"threshold_rule": "as measured"}}) == "0.91 (as measured)"
+    assert _threshold_text({"announce_threshold": 0.93, "card_accuracy": {"threshold_rule": "one more wrong answer"}}) == "0.93"
+    assert _threshold_text({"announce_threshold": None, "card_accuracy": {"top1": 0.9}}) == "none"
+    assert _threshold_text({"announce_threshold": None}) == "n/a"
