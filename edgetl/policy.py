@@ -1,6 +1,6 @@
 """What a talking note reader promises, declared once for training, export, evaluation and the command line.
 
-Nothing to import but two numbers, so the command line can show them in its help without loading numpy.
+Nothing to import but a few numbers, so the command line can show them in its help without loading numpy.
 """
 
 # At most one wrong value in 200 spoken: the card's announce threshold is the lowest confidence at which

@@ -92,7 +92,23 @@ def data_tar(deb: Path) -> tarfile.TarFile:
 
 
 def _inside(name: str) -> str:
-    return posixpath.normpath(name.lstrip("./")).lstrip("/")
+    """A member's path inside the package, without "./" or a leading "/" (links may be written either way)."""
+    name = name[2:] if name.startswith("./") else name
+    return posixpath.normpath(name).lstrip("/")
+
+
+def _link_target(member: tarfile.TarInfo, members: dict[str, tarfile.TarInfo]) -> tarfile.TarInfo | None:
+    """The regular file a member is or points to (following links to links), None when it leaves the package."""
+    for _ in range(8):
+        if member.isfile():
+            return member
+        if not (member.issym() or member.islnk()):
+            return None
+        base = "" if member.islnk() or member.linkname.startswith("/") else posixpath.dirname(_inside(member.name))
+        member = members.get(_inside(posixpath.join(base, member.linkname)))
+        if member is None:
+            return None
+    return None
 
 
 def unpack(deb: Path, out: Path) -> int:
@@ -100,21 +116,11 @@ def unpack(deb: Path, out: Path) -> int:
     packages link one picture under several names, and the recipe was measured with every name)."""
     count = 0
     with data_tar(deb) as tar:
-        files = {_inside(m.name): m for m in tar.getmembers() if m.isfile()}
-        for member in tar.getmembers():
-            name = _inside(member.name)
-            if not name.startswith("usr/share/") or not (member.isfile() or member.issym() or member.islnk()):
-                continue
-            source = member
-            for _ in range(8):  # a link to a link
-                if not source.issym() and not source.islnk():
-                    break
-                base = "" if source.islnk() or source.linkname.startswith("/") else posixpath.dirname(_inside(source.name))
-                source = files.get(_inside(posixpath.join(base, source.linkname)))
-                if source is None:
-                    break
-            if source is None or not source.isfile():
-                continue  # points outside the package: nothing to copy
+        members = {_inside(m.name): m for m in tar.getmembers()}
+        for name, member in members.items():
+            source = _link_target(member, members) if name.startswith("usr/share/") else None
+            if source is None:
+                continue  # a folder, something outside usr/share, or a link leaving the package
             target = out / name
             target.parent.mkdir(parents=True, exist_ok=True)
             with tar.extractfile(source) as src:

@@ -39,6 +39,7 @@ def build_deb(path: Path) -> Path:
         add("./usr/share/wallpapers/Leaf/contents/images/640x480.jpg", link="1920x1080.jpg")
         add("./usr/share/backgrounds/default.jpg", link="/usr/share/wallpapers/Leaf/contents/images/1920x1080.jpg")
         add("./usr/share/backgrounds/gone.png", link="/etc/nowhere.png")
+        add("./usr/share/backgrounds/chain.jpg", link="default.jpg")  # a link to a link
         add("./etc/not-a-scene.conf", b"x")
     control = io.BytesIO()
     with tarfile.open(fileobj=control, mode="w:xz"):
@@ -51,10 +52,11 @@ def build_deb(path: Path) -> Path:
 def test_a_package_unpacks_its_scenes_with_links_as_copies(tmp_path):
     deb = build_deb(tmp_path / "walls_1.0_all.deb")
     out = tmp_path / "scenes"
-    assert fetch_scenes.unpack(deb, out) == 3
+    assert fetch_scenes.unpack(deb, out) == 4
     images = out / "usr/share/wallpapers/Leaf/contents/images"
     assert (images / "1920x1080.jpg").read_bytes() == (images / "640x480.jpg").read_bytes() == b"big picture"
     assert (out / "usr/share/backgrounds/default.jpg").read_bytes() == b"big picture"
+    assert (out / "usr/share/backgrounds/chain.jpg").read_bytes() == b"big picture"
     assert not (out / "usr/share/backgrounds/gone.png").exists() and not (out / "etc").exists()
     assert not any(p.is_symlink() for p in out.rglob("*"))
 
