@@ -60,11 +60,13 @@ def download(pool_path: str, expected: str, folder: Path) -> Path:
         return dest
     url = f"{POOL}/{pool_path}"
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{dest.name}.")
+    digest = hashlib.sha256()
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
             while block := response.read(1 << 20):
                 out.write(block)
-        got = sha256(Path(tmp))
+                digest.update(block)  # checked as it arrives: no second read of ~100 MB
+        got = digest.hexdigest()
         if got != expected:
             raise FetchError(f"{url} has SHA-256 {got}, expected {expected}: not unpacking it")
         os.chmod(tmp, 0o644)  # mkstemp's 0600 is for the half-written file only
