@@ -15,8 +15,8 @@ import typer
 
 from edgetl import demo as demo_defaults
 from edgetl.errors import EdgetlError
-from edgetl.export.config import OUTPUT_TYPES, ExportConfig
-from edgetl.policy import TARGET_PRECISION
+from edgetl.export.config import NONE_MEANS as EXPORT_NONE_MEANS, OUTPUT_TYPES, ExportConfig
+from edgetl.policy import DEFAULT_KEEP, TARGET_PRECISION
 from edgetl.train.config import NONE_MEANS, QatConfig, TrainConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -240,8 +240,8 @@ def export(
     strict: bool = typer.Option(False, help="Fail when a target delegate would fall back to CPU."),
     android: Optional[Path] = typer.Option(None, help="Also copy model, card, labels and phrases into this Android assets folder."),
     familiarity: Optional[float] = typer.Option(None, help=_d("Familiarity gate built into the model: the share of right validation "
-                                                              "answers it lets through; notes that look like no training photo go "
-                                                              "to background (0: no gate).", ExportConfig.familiarity)),
+                                                              f"answers it lets through (e.g. {DEFAULT_KEEP}); notes that look like no "
+                                                              "training photo go to background.", EXPORT_NONE_MEANS["familiarity"])),
     min_threshold: Optional[float] = typer.Option(None, help=_d("The card's announce threshold is never lower than this, "
                                                                 "whatever validation trusts (0: validation alone).",
                                                                 ExportConfig.min_threshold)),

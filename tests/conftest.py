@@ -106,12 +106,13 @@ def learned_run(tmp_path_factory, feature_cache):
 
 @pytest.fixture(scope="session")
 def learned_export(learned_run, tmp_path_factory):
-    """int8 + fp16 exports of ``learned_run``, with the Android assets copied out."""
+    """int8 + fp16 exports of ``learned_run`` with the familiarity gate asked for, and the Android assets copied out."""
     from edgetl.export.convert import export
+    from edgetl.policy import DEFAULT_KEEP
 
     out = tmp_path_factory.mktemp("models")
     assets = tmp_path_factory.mktemp("android") / "assets"
-    result = export(learned_run.run, out, ("int8", "fp16"), android=assets, log=lambda m: None)
+    result = export(learned_run.run, out, ("int8", "fp16"), android=assets, familiarity=DEFAULT_KEEP, log=lambda m: None)
     return result, out, assets
 
 

@@ -69,13 +69,14 @@ def test_defaults_are_read_from_the_config_dataclasses_not_restated():
     """An option that a config dataclass declares defaults to "not given"; its help shows the dataclass's value."""
     from dataclasses import fields
 
-    from edgetl.export.config import ExportConfig
+    from edgetl.export.config import NONE_MEANS as EXPORT_NONE_MEANS, ExportConfig
     from edgetl.train.config import NONE_MEANS, QatConfig, TrainConfig
 
     renamed = {"val": "val_fraction", "test": "test_fraction"}
     checked = 0
     commands = typer.main.get_command(app).commands
-    for verb, config in (("train", TrainConfig), ("qat", QatConfig), ("export", ExportConfig)):
+    for verb, config, none_means in (("train", TrainConfig, NONE_MEANS), ("qat", QatConfig, NONE_MEANS),
+                                     ("export", ExportConfig, EXPORT_NONE_MEANS)):
         declared = {f.name: f.default for f in fields(config)}
         for param in commands[verb].params:
             field = renamed.get(param.name, param.name)
@@ -83,7 +84,7 @@ def test_defaults_are_read_from_the_config_dataclasses_not_restated():
                 continue
             checked += 1
             assert param.default is None, f"edgetl {verb} {param.opts[0]} restates a default ({param.default!r})"
-            shown = NONE_MEANS[field] if declared[field] is None and field in NONE_MEANS else declared[field]
+            shown = none_means[field] if declared[field] is None and field in none_means else declared[field]
             assert f"(default: {shown})" in param.help, f"edgetl {verb} {param.opts[0]}: help does not show it"
     assert checked >= 20
 

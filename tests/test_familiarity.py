@@ -219,10 +219,10 @@ def test_int8_gate_keeps_its_share_of_the_int8_models_right_answers(learned_expo
 def plain_int8(learned_run, tmp_path_factory):
     from edgetl.export.convert import export
 
-    return export(learned_run.run, tmp_path_factory.mktemp("plain"), ("int8",), familiarity=None, log=lambda m: None)
+    return export(learned_run.run, tmp_path_factory.mktemp("plain"), ("int8",), log=lambda m: None)  # the default: no gate
 
 
-def test_export_without_the_gate_is_the_plain_classifier(plain_int8):
+def test_export_by_default_is_the_plain_classifier(plain_int8):
     from edgetl.card import ModelCard
 
     report = plain_int8.files["int8"]["report"]
