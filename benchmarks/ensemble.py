@@ -20,17 +20,18 @@ import numpy as np
 
 from paths import ROOT  # noqa: F401  (puts edgetl and benchmarks on the path)
 from recognition import best_coverage  # noqa: E402
+from thresholds import cached_predictions  # noqa: E402
 
 BACKGROUND = "background"
 
 
 def _load(model: Path) -> tuple[dict[str, np.ndarray], list[str]] | None:
-    """The model's cached outputs and labels, or None when thresholds.py has not scored it yet."""
-    cache = Path(f"{model}.views-1.npz")
+    """The model's cached outputs and labels, or None when thresholds.py has not scored these bytes yet."""
     labels_file = model.with_name(model.name.removesuffix("_int8.tflite") + "_labels.txt")
-    if not cache.exists() or not labels_file.exists():
+    parts = cached_predictions(model, 1)
+    if parts is None or not labels_file.exists():
         return None
-    return dict(np.load(cache)), labels_file.read_text().split()
+    return parts, labels_file.read_text().split()
 
 
 def summary(parts: dict[str, np.ndarray], labels: list[str], at: list[float], without: str | None = None) -> str:

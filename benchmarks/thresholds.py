@@ -21,7 +21,8 @@ the lowest threshold measured at 99.5 % when none is trusted). ``--val real`` le
 
 With ``--views 2`` each photo is also seen turned 180 degrees and the two outputs are averaged, the
 "several views of one note" lever (two inferences per photo). Predictions are cached beside the model
-(``MODEL.views-N.npz``), so a second look at another step is instant. Writes
+(``MODEL.views-N.npz``, with the model's and the split's sha256: a file exported or trained again in place is
+scored again), so a second look at another step is instant. Writes
 ``benchmarks/results/thresholds-NAME[-views2].json`` unless ``--no-save`` (NAME: the model's, or ``--name``).
 """
 
@@ -37,6 +38,7 @@ import numpy as np
 from paths import DATA, ROOT  # noqa: E402  (also puts edgetl on the path)
 
 from edgetl.atomic import write_json  # noqa: E402
+from edgetl.digest import sha256_file  # noqa: E402
 from edgetl.data.folders import read_manifest  # noqa: E402
 from edgetl.metrics import measured_threshold, selective  # noqa: E402
 from recognition import best_coverage, predict_views  # noqa: E402
@@ -59,17 +61,39 @@ def _photos(run: Path, labels: list[str]) -> dict[str, tuple[list[Path], np.ndar
     return parts
 
 
-def predictions(run: Path, model: Path, labels: list[str], size: int, views: int) -> dict[str, np.ndarray]:
-    """Truth and averaged outputs per part, computed once per model and view count."""
+def _cache_key(model: Path, run: Path | None) -> dict[str, np.ndarray]:
+    """What cached outputs were computed from: a model exported again, or a run trained again, in the same place
+    must not reuse them (the file names stay the same)."""
+    key = {"model_sha256": np.array(sha256_file(model))}
+    if run is not None:
+        key["split_sha256"] = np.array(sha256_file(run / "split.json"))
+    return key
+
+
+def cached_predictions(model: Path, views: int, run: Path | None = None) -> dict[str, np.ndarray] | None:
+    """The outputs saved beside ``model`` if they were computed from these very bytes (and this run's split), else None."""
     cache = Path(f"{model}.views-{views}.npz")
-    if cache.exists():
-        return dict(np.load(cache))
+    if not cache.exists():
+        return None
+    saved = dict(np.load(cache, allow_pickle=False))
+    key = _cache_key(model, run)
+    if any(name not in saved or str(saved[name]) != str(value) for name, value in key.items()):
+        return None
+    return {name: value for name, value in saved.items() if not name.endswith("_sha256")}
+
+
+def predictions(run: Path, model: Path, labels: list[str], size: int, views: int) -> dict[str, np.ndarray]:
+    """Truth and averaged outputs per part, computed once per model file, run split and view count."""
+    out = cached_predictions(model, views, run)
+    if out is not None:
+        return out
     out = {}
     for part, (paths, truth) in _photos(run, labels).items():
         print(f"  scoring {len(paths)} {part} photos ...", file=sys.stderr, flush=True)
         out[f"y_{part}"], out[f"p_{part}"] = truth, predict_views(model, paths, size, views).mean(0)
+    cache = Path(f"{model}.views-{views}.npz")
     tmp = cache.with_name(cache.name + ".tmp.npz")
-    np.savez(tmp, **out)
+    np.savez(tmp, **out, **_cache_key(model, run))
     tmp.replace(cache)
     return out
 
