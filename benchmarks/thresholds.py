@@ -70,30 +70,32 @@ def _cache_key(model: Path, run: Path | None) -> dict[str, np.ndarray]:
     return key
 
 
-def cached_predictions(model: Path, views: int, run: Path | None = None) -> dict[str, np.ndarray] | None:
-    """The outputs saved beside ``model`` if they were computed from these very bytes (and this run's split), else None."""
-    cache = Path(f"{model}.views-{views}.npz")
+def _read_cache(cache: Path, key: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
     if not cache.exists():
         return None
     saved = dict(np.load(cache, allow_pickle=False))
-    key = _cache_key(model, run)
     if any(name not in saved or str(saved[name]) != str(value) for name, value in key.items()):
         return None
     return {name: value for name, value in saved.items() if not name.endswith("_sha256")}
 
 
+def cached_predictions(model: Path, views: int, run: Path | None = None) -> dict[str, np.ndarray] | None:
+    """The outputs saved beside ``model`` if they were computed from these very bytes (and this run's split), else None."""
+    return _read_cache(Path(f"{model}.views-{views}.npz"), _cache_key(model, run))
+
+
 def predictions(run: Path, model: Path, labels: list[str], size: int, views: int) -> dict[str, np.ndarray]:
     """Truth and averaged outputs per part, computed once per model file, run split and view count."""
-    out = cached_predictions(model, views, run)
+    cache, key = Path(f"{model}.views-{views}.npz"), _cache_key(model, run)
+    out = _read_cache(cache, key)
     if out is not None:
         return out
     out = {}
     for part, (paths, truth) in _photos(run, labels).items():
         print(f"  scoring {len(paths)} {part} photos ...", file=sys.stderr, flush=True)
         out[f"y_{part}"], out[f"p_{part}"] = truth, predict_views(model, paths, size, views).mean(0)
-    cache = Path(f"{model}.views-{views}.npz")
     tmp = cache.with_name(cache.name + ".tmp.npz")
-    np.savez(tmp, **out, **_cache_key(model, run))
+    np.savez(tmp, **out, **key)
     tmp.replace(cache)
     return out
 
