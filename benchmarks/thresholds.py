@@ -61,7 +61,7 @@ def _photos(run: Path, labels: list[str]) -> dict[str, tuple[list[Path], np.ndar
     return parts
 
 
-def _cache_key(model: Path, run: Path | None) -> dict[str, np.ndarray]:
+def cache_key(model: Path, run: Path | None) -> dict[str, np.ndarray]:
     """What cached outputs were computed from: a model exported again, or a run trained again, in the same place
     must not reuse them (the file names stay the same)."""
     key = {"model_sha256": np.array(sha256_file(model))}
@@ -81,12 +81,14 @@ def _read_cache(cache: Path, key: dict[str, np.ndarray]) -> dict[str, np.ndarray
 
 def cached_predictions(model: Path, views: int, run: Path | None = None) -> dict[str, np.ndarray] | None:
     """The outputs saved beside ``model`` if they were computed from these very bytes (and this run's split), else None."""
-    return _read_cache(Path(f"{model}.views-{views}.npz"), _cache_key(model, run))
+    if not Path(model).is_file():
+        return None
+    return _read_cache(Path(f"{model}.views-{views}.npz"), cache_key(model, run))
 
 
 def predictions(run: Path, model: Path, labels: list[str], size: int, views: int) -> dict[str, np.ndarray]:
     """Truth and averaged outputs per part, computed once per model file, run split and view count."""
-    cache, key = Path(f"{model}.views-{views}.npz"), _cache_key(model, run)
+    cache, key = Path(f"{model}.views-{views}.npz"), cache_key(model, run)
     out = _read_cache(cache, key)
     if out is not None:
         return out

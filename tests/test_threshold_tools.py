@@ -105,7 +105,9 @@ def test_ensemble_averages_answers_picture_by_picture(tmp_path, capsys):
     models = []
     for name, p, n in (("a", a, neg_a), ("b", b, neg_b)):
         model = tmp_path / f"{name}_int8.tflite"
-        np.savez(f"{model}.views-1.npz", y_val=y_test, p_val=p, y_test=y_test, p_test=p, y_negatives=y_neg, p_negatives=n)
+        model.write_bytes(f"model {name}".encode())  # never run: only its bytes key the saved outputs
+        np.savez(f"{model}.views-1.npz", y_val=y_test, p_val=p, y_test=y_test, p_test=p, y_negatives=y_neg, p_negatives=n,
+                 **thresholds.cache_key(model, None))
         (tmp_path / f"{name}_labels.txt").write_text("\n".join(LABELS) + "\n")
         models.append(str(model))
     assert ensemble.main(models + ["--at", "0.9"]) == 0
@@ -119,3 +121,6 @@ def test_ensemble_averages_answers_picture_by_picture(tmp_path, capsys):
     assert ensemble.main(models[:1]) == 2
     assert ensemble.main(models + [str(tmp_path / "unscored_int8.tflite")]) == 2
     assert "unscored_int8.tflite" in capsys.readouterr().err
+    (tmp_path / "b_int8.tflite").write_bytes(b"model b, exported again")  # the saved outputs are now another file's
+    assert ensemble.main(models) == 2
+    assert "b_int8.tflite" in capsys.readouterr().err and thresholds.cached_predictions(tmp_path / "a_int8.tflite", 1) is not None
