@@ -79,16 +79,20 @@ def _read_cache(cache: Path, key: dict[str, np.ndarray]) -> dict[str, np.ndarray
     return {name: value for name, value in saved.items() if not name.endswith("_sha256")}
 
 
+def _cache_file(model: Path, views: int) -> Path:
+    return Path(f"{model}.views-{views}.npz")
+
+
 def cached_predictions(model: Path, views: int, run: Path | None = None) -> dict[str, np.ndarray] | None:
     """The outputs saved beside ``model`` if they were computed from these very bytes (and this run's split), else None."""
     if not Path(model).is_file():
         return None
-    return _read_cache(Path(f"{model}.views-{views}.npz"), cache_key(model, run))
+    return _read_cache(_cache_file(model, views), cache_key(model, run))
 
 
 def predictions(run: Path, model: Path, labels: list[str], size: int, views: int) -> dict[str, np.ndarray]:
     """Truth and averaged outputs per part, computed once per model file, run split and view count."""
-    cache, key = Path(f"{model}.views-{views}.npz"), cache_key(model, run)
+    cache, key = _cache_file(model, views), cache_key(model, run)  # hashed once: the check and the save share it
     out = _read_cache(cache, key)
     if out is not None:
         return out
