@@ -1,33 +1,51 @@
 """The one batch order for training on views: every epoch, every image once in a fresh order, each as one
 of its views picked at random. Fine-tuning reads cached views, QAT makes them on the fly; both draw the
-same way from the same seeded generator, so a run is reproducible."""
+same way from the same seeded generator, so a run is reproducible.
+
+Keras gets the batches as one endless ``tf.data`` stream with ``steps_per_epoch``, not as a
+``keras.utils.Sequence``: tf_keras builds a new iterator over a Sequence at every epoch, and tearing the
+old one down blocked fitting for 20-30 s an epoch in fine-tuning, a quarter of a training's wall time
+(BENCHMARKS.md, "Feature cache speed").
+"""
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Iterator
 
 import numpy as np
 
 
-def random_view_batches(keras, count: int, views: int, batch_size: int, seed: int,
-                        fetch: Callable[[np.ndarray, np.ndarray], tuple]):
-    """A Keras ``Sequence`` over ``count`` images; ``fetch(indices, view_of_each)`` returns (inputs, targets)."""
+@dataclass(frozen=True)
+class ViewBatches:
+    dataset: object  # tf.data.Dataset of (inputs, targets) batches, epoch after epoch without end
+    steps: int  # batches in one epoch: pass as steps_per_epoch
 
-    class RandomViews(keras.utils.Sequence):
-        def __init__(self):
-            super().__init__()
-            self.rng = np.random.default_rng(seed)
-            self.on_epoch_end()
 
-        def on_epoch_end(self):
-            self.order = self.rng.permutation(count)
-            self.view = self.rng.integers(0, views, size=count)
+def batch_draws(count: int, views: int, batch_size: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Endless (image indices, view of each) batches; each epoch is a fresh permutation, the last batch may be short."""
+    rng = np.random.default_rng(seed)
+    while True:
+        order = rng.permutation(count)
+        view = rng.integers(0, views, size=count)
+        for start in range(0, count, batch_size):
+            idx = order[start : start + batch_size]
+            yield idx, view[idx]
 
-        def __len__(self):
-            return int(np.ceil(count / batch_size))
 
-        def __getitem__(self, i):
-            idx = self.order[i * batch_size : (i + 1) * batch_size]
-            return fetch(idx, self.view[idx])
+def steps_per_epoch(count: int, batch_size: int) -> int:
+    return -(-count // batch_size)
 
-    return RandomViews()
+
+def random_view_batches(tf, count: int, views: int, batch_size: int, seed: int,
+                        fetch: Callable[[np.ndarray, np.ndarray], tuple]) -> ViewBatches:
+    """The batches of ``fetch(indices, view_of_each) -> (inputs, targets)`` for ``count`` images, as a stream."""
+    first_x, first_y = fetch(np.arange(min(count, 1)), np.zeros(min(count, 1), np.int64))  # only for shapes and dtypes
+    signature = tuple(tf.TensorSpec((None, *a.shape[1:]), tf.as_dtype(a.dtype)) for a in (first_x, first_y))
+
+    def generate():
+        for idx, view in batch_draws(count, views, batch_size, seed):
+            yield fetch(idx, view)
+
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(2)
+    return ViewBatches(dataset, steps_per_epoch(count, batch_size))

@@ -23,7 +23,7 @@ from edgetl.metrics import classification_report
 from edgetl.run import Run
 from edgetl.train import augment, backbones
 from edgetl.train.backbones import to_model_input
-from edgetl.train.batches import random_view_batches
+from edgetl.train.batches import ViewBatches, random_view_batches
 from edgetl.train.config import QatConfig, TrainConfig
 from edgetl.train.loading import load_run_model
 
@@ -275,15 +275,17 @@ def _load_split(run, name: str, limit: int | None, seed: int):
     return images, labels, [sha256_file(samples[i].path, never_raise=True) for i in kept]
 
 
-def _view_batches(k, images: np.ndarray, labels: np.ndarray, hashes: list[str], views: int, n: int, batch_size: int,
-                  seed: int, mean: float, std: float):
+def _view_batches(images: np.ndarray, labels: np.ndarray, hashes: list[str], views: int, n: int, batch_size: int,
+                  seed: int, mean: float, std: float) -> ViewBatches:
     """Fresh order and a random cached-style view (plain or augmented) of each image, every epoch."""
 
     def fetch(idx: np.ndarray, view: np.ndarray):
         batch = np.stack([augment.make_view(images[j], hashes[j], int(v)) for j, v in zip(idx, view)])
         return to_model_input(batch, mean, std), np.eye(n, dtype=np.float32)[labels[idx]]
 
-    return random_view_batches(k, len(images), views, batch_size, seed, fetch)
+    from edgetl.tf_env import tf
+
+    return random_view_batches(tf(), len(images), views, batch_size, seed, fetch)
 
 
 def _wrapped(run: Run, images: np.ndarray, learning_rate: float, options: TrainConfig):
@@ -318,10 +320,10 @@ def qat(run: str | Path, epochs: int = QatConfig.epochs, learning_rate: float = 
     n = len(r.labels)
     options = TrainConfig.from_dict(r.train_options)  # what the run was trained with; TrainConfig's defaults otherwise
     qmodel = _wrapped(r, images, learning_rate, options)
-    batches = _view_batches(k, images, labels, hashes, max(1, options.views), n, batch_size, seed, r.mean, r.std)
+    batches = _view_batches(images, labels, hashes, max(1, options.views), n, batch_size, seed, r.mean, r.std)
     val = (to_model_input(val_images, r.mean, r.std), np.eye(n, dtype=np.float32)[val_labels]) if len(val_images) else None
     log(f"QAT: {epochs} epoch(s) on {len(images)} training images at learning rate {learning_rate:g}")
-    history = qmodel.fit(batches, epochs=epochs, validation_data=val, verbose=0)
+    history = qmodel.fit(batches.dataset, steps_per_epoch=batches.steps, epochs=epochs, validation_data=val, verbose=0)
     pin_input_range(qmodel, r.mean, r.std)
     r.save_qat_weights(qmodel)
     metrics = {"epochs": epochs, "images": len(images), "learning_rate": learning_rate,

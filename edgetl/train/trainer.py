@@ -29,7 +29,7 @@ from edgetl.metrics import classification_report
 from edgetl.progress import enabled as progress_enabled
 from edgetl.run import CONFIG, Run, RunFolder
 from edgetl.train import augment, backbones
-from edgetl.train.batches import random_view_batches
+from edgetl.train.batches import ViewBatches, random_view_batches
 from edgetl.train.config import FINE_TUNE_SCHEDULES, TrainConfig
 from edgetl.train.features import CacheStats, FeatureCache, cache_key, default_cache_dir, extract
 
@@ -187,9 +187,11 @@ def fine_tune_rate(keras, config: TrainConfig, steps: int):
     return keras.optimizers.schedules.CosineDecay(config.fine_tune_learning_rate, decay_steps=max(1, steps))
 
 
-def _view_batches(keras, x: np.ndarray, y: np.ndarray, n_classes: int, batch: int, seed: int):
+def _view_batches(x: np.ndarray, y: np.ndarray, n_classes: int, batch: int, seed: int) -> ViewBatches:
     """Each epoch: every image once, in a new order, as one of its cached views picked at random."""
-    return random_view_batches(keras, len(x), x.shape[1], batch, seed,
+    from edgetl.tf_env import tf
+
+    return random_view_batches(tf(), len(x), x.shape[1], batch, seed,
                                lambda idx, view: (x[idx, view].astype(np.float32), _one_hot(y[idx], n_classes)))
 
 
@@ -410,16 +412,16 @@ class _Training:
             layer.trainable = not isinstance(layer, k.layers.BatchNormalization)  # BN stays in inference mode
         loss, class_weight, monitor, val = self._fit_settings(feats, n)
         x_train, y_train = feats.arrays["train"]
-        batches = _view_batches(k, x_train, y_train, n, config.batch_size, config.seed)
+        batches = _view_batches(x_train, y_train, n, config.batch_size, config.seed)
         with self.strategy.scope():
-            rate = fine_tune_rate(k, config, steps=config.fine_tune_epochs * len(batches))
+            rate = fine_tune_rate(k, config, steps=config.fine_tune_epochs * batches.steps)
             net.top.compile(optimizer=k.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
         self.log(f"fine-tuning the top {net.blocks} block(s) from {net.cut} ({net.top.count_params():,} parameters in the top)")
         epoch_log = self._epoch_log("fine-tune", config.fine_tune_epochs)
         val_data = (val[0][:, 0].astype(np.float32), _one_hot(val[1], n)) if val else None
         blended = config.fine_tune_share < 1.0
         probe = net.top.get_weights() if blended else None  # ImageNet blocks + stage-1 head (fit restores a resume)
-        net.top.fit(batches, epochs=config.fine_tune_epochs,
+        net.top.fit(batches.dataset, steps_per_epoch=batches.steps, epochs=config.fine_tune_epochs,
                     validation_data=val_data, class_weight=class_weight, verbose=0,
                     callbacks=[k.callbacks.EarlyStopping(monitor=monitor, patience=max(2, config.patience // 2),
                                                          restore_best_weights=True),
