@@ -10,6 +10,7 @@ old one down blocked fitting for 20-30 s an epoch in fine-tuning, a quarter of a
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -43,9 +44,16 @@ def random_view_batches(tf, count: int, views: int, batch_size: int, seed: int,
     first_x, first_y = fetch(np.arange(min(count, 1)), np.zeros(min(count, 1), np.int64))  # only for shapes and dtypes
     signature = tuple(tf.TensorSpec((None, *a.shape[1:]), tf.as_dtype(a.dtype)) for a in (first_x, first_y))
 
+    steps = steps_per_epoch(count, batch_size)
+
     def generate():
-        for idx, view in batch_draws(count, views, batch_size, seed):
-            yield fetch(idx, view)
+        draws = batch_draws(count, views, batch_size, seed)
+        while True:
+            epoch = [next(draws) for _ in range(steps)]
+            order = list(range(steps))
+            random.shuffle(order)  # the batch order tf_keras gave a shuffled Sequence: runs stay as they were
+            for i in order:
+                yield fetch(*epoch[i])
 
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(2)
-    return ViewBatches(dataset, steps_per_epoch(count, batch_size))
+    return ViewBatches(dataset, steps)
