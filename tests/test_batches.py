@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from itertools import islice
 
 import numpy as np
@@ -38,15 +39,26 @@ def test_the_stream_is_reproducible_for_a_seed():
     assert not all(np.array_equal(x[0], y[0]) for x, y in zip(a, c))
 
 
-def test_keras_reads_the_stream_epoch_after_epoch():
-    """One endless tf.data stream: fetch sees the same batches as the draws, across the epoch boundary."""
+def _stream(seed: int, python_seed: int, epochs: int):
     from edgetl.tf_env import tf
 
+    random.seed(python_seed)  # what keras.utils.set_random_seed does before training
     x = np.arange(10 * 2, dtype=np.float32).reshape(10, 2)  # image i's view v is the number 2 i + v
-    batches = random_view_batches(tf(), 10, 2, 4, 3, lambda idx, view: (x[idx, view][:, None], idx.astype(np.int64)))
+    batches = random_view_batches(tf(), 10, 2, 4, seed, lambda idx, view: (x[idx, view][:, None], idx.astype(np.int64)))
     assert batches.steps == 3
-    got = list(islice(batches.dataset.as_numpy_iterator(), 2 * batches.steps))
-    want = list(islice(batch_draws(10, 2, 4, 3), 2 * batches.steps))
-    for (inputs, idx), (want_idx, want_view) in zip(got, want):
-        assert np.array_equal(idx, want_idx)
-        assert np.array_equal(inputs[:, 0], 2 * want_idx + want_view)
+    return list(islice(batches.dataset.as_numpy_iterator(), epochs * batches.steps))
+
+
+def test_keras_reads_the_drawn_batches_epoch_after_epoch():
+    """One endless tf.data stream: each epoch holds that epoch's drawn batches, in an order Python's random shuffles
+    (as tf_keras shuffled a Sequence's batches, so runs from before the stream are reproduced bit for bit)."""
+    got = _stream(seed=3, python_seed=0, epochs=3)
+    want = list(islice(batch_draws(10, 2, 4, 3), 9))
+    for epoch in range(3):
+        got_epoch = {tuple(idx): inputs[:, 0] for inputs, idx in got[3 * epoch : 3 * epoch + 3]}
+        want_epoch = {tuple(idx): 2 * idx + view for idx, view in want[3 * epoch : 3 * epoch + 3]}
+        assert got_epoch.keys() == want_epoch.keys()
+        assert all(np.array_equal(got_epoch[k], want_epoch[k]) for k in want_epoch)
+    again, other = _stream(3, 0, 3), _stream(3, 1, 3)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(got, again))
+    assert any(not np.array_equal(a[1], b[1]) for a, b in zip(got, other))  # the batch order follows Python's seed
