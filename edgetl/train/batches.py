@@ -4,7 +4,7 @@ same way from the same seeded generator, so a run is reproducible.
 
 Keras gets the batches as one endless ``tf.data`` stream with ``steps_per_epoch``, not as a
 ``keras.utils.Sequence``: tf_keras builds a new iterator over a Sequence at every epoch, and fitting stood
-still for about 20 s between fine-tuning epochs, a third of a training's wall time (BENCHMARKS.md, "Twenty
+still for about 20 s between fine-tuning epochs, over a quarter of a training's wall time (BENCHMARKS.md, "Twenty
 seconds between epochs"). The stream keeps the batch order Keras gave a shuffled Sequence, so runs are
 bit-identical to the ones measured before it.
 """
