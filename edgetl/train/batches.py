@@ -42,7 +42,7 @@ def steps_per_epoch(count: int, batch_size: int) -> int:
 def random_view_batches(tf, count: int, views: int, batch_size: int, seed: int,
                         fetch: Callable[[np.ndarray, np.ndarray], tuple]) -> ViewBatches:
     """The batches of ``fetch(indices, view_of_each) -> (inputs, targets)`` for ``count`` images, as a stream."""
-    first_x, first_y = fetch(np.arange(min(count, 1)), np.zeros(min(count, 1), np.int64))  # only for shapes and dtypes
+    first_x, first_y = fetch(np.arange(1), np.zeros(1, np.int64))  # image 0's plain view: only for shapes and dtypes
     signature = tuple(tf.TensorSpec((None, *a.shape[1:]), tf.as_dtype(a.dtype)) for a in (first_x, first_y))
 
     steps = steps_per_epoch(count, batch_size)
