@@ -8,14 +8,16 @@ fitted twice on the same random activations at the cut (IMAGES x 4 views, 836 va
 (b) through a ``keras.utils.Sequence`` over the same draws, which is how the trainer fed Keras until the
     eighteenth session. tf_keras builds a new iterator over a Sequence at every epoch, and fitting stood
     still while the old one was released.
-Reported for each: fit's wall time, the sum of the epochs' own times (from epoch begin to epoch end,
-validation included) and the difference, the time spent outside any epoch. Prints a markdown row and
-writes benchmarks/results/fit-stall-FIRST-first.json.
+Reported for each: fit's wall time, each epoch's own time (begin to end, validation included) and the time
+outside the epochs: before the first, between each two, after the last. In one short process the feed that
+runs first has shown the long stall whichever it was (BENCHMARKS.md), so ``--first`` picks the order. Prints a
+markdown row and writes benchmarks/results/fit-stall-FIRST-first.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shlex
 import sys
@@ -55,19 +57,19 @@ def _sequence(k, count: int, seed: int, fetch):
 
 def _fit(k, top, data, steps, epochs: int, validation) -> dict:
     """Wall time of one fit, each epoch's own time, and the time outside epochs: before the first, between, after the last."""
-    marks: list[tuple[str, float]] = []
+    marks: list[float] = []  # begin, end, begin, end, ...
 
     class Clock(k.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            marks.append(("begin", time.perf_counter()))
+            marks.append(time.perf_counter())
 
         def on_epoch_end(self, epoch, logs=None):
-            marks.append(("end", time.perf_counter()))
+            marks.append(time.perf_counter())
 
     start = time.perf_counter()
     top.fit(data, steps_per_epoch=steps, epochs=epochs, validation_data=validation, verbose=0, callbacks=[Clock()])
     stop = time.perf_counter()
-    times = [start] + [t for _, t in marks] + [stop]
+    times = [start, *marks, stop]
     outside = [round(times[i + 1] - times[i], 2) for i in range(0, len(times), 2)]  # start->begin, end->begin, end->stop
     inside = [round(times[i + 1] - times[i], 2) for i in range(1, len(times) - 1, 2)]
     return {"wall_s": round(stop - start, 2), "epochs_s": inside, "outside_epochs_s": outside}
@@ -101,7 +103,7 @@ def main() -> int:
 
     start_weights = top.get_weights()
     results = {}
-    for name in (args.first, ({"stream", "sequence"} - {args.first}).pop()):
+    for name in ("stream", "sequence") if args.first == "stream" else ("sequence", "stream"):
         top.set_weights(start_weights)
         top.compile(optimizer=k.optimizers.Adam(5e-4), loss="categorical_crossentropy")
         if name == "stream":
@@ -109,7 +111,8 @@ def main() -> int:
             results[name] = _fit(k, top, batches.dataset, batches.steps, args.epochs, validation)
         else:
             results[name] = _fit(k, top, _sequence(k, args.images, 0, fetch), None, args.epochs, validation)
-    out = {"command": shlex.join([sys.executable.split("/")[-1], *sys.argv]), "cpu": platform.processor() or platform.machine(),
+    out = {"command": shlex.join([sys.executable.split("/")[-1], *sys.argv]), "machine": f"{platform.system()} {platform.machine()}",
+           "cpu_count": os.cpu_count(),
            "images": args.images, "views": VIEWS, "batch": BATCH, "epochs": args.epochs,
            "validation_images": 0 if validation is None else 836, "first": args.first, **results}
     write_json(ROOT / "benchmarks" / "results" / f"fit-stall-{args.first}-first.json", out)
