@@ -28,7 +28,7 @@ from edgetl.errors import EdgetlError
 from edgetl.metrics import classification_report
 from edgetl.progress import enabled as progress_enabled
 from edgetl.run import CONFIG, Run, RunFolder
-from edgetl.train import augment, backbones
+from edgetl.train import augment, backbones, frozen
 from edgetl.train.batches import ViewBatches, random_view_batches
 from edgetl.train.config import FINE_TUNE_SCHEDULES, TrainConfig
 from edgetl.train.features import CacheStats, FeatureCache, cache_key, default_cache_dir, extract
@@ -327,19 +327,17 @@ class _Training:
 
     def cache(self, net: _Net, parts: dict[str, LabelledSet]) -> _Features:
         """Every split through the frozen bottom once (train in several augmented views), from or into the cache."""
-        from edgetl.tf_env import tf
-
         config, log = self.config, self.log
         spec = backbones.get(config.backbone)
         key = cache_key({"backbone": config.backbone, "alpha": config.alpha, "size": config.size, "cut": net.cut,
                          "fit": FIT, "weights": backbones.weights_identity(self.weights, config.seed),
-                         "augment": AUGMENT_VERSION})
+                         "augment": AUGMENT_VERSION, "engine": frozen.ENGINE})
         cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
         stats = CacheStats()
-        run_bottom = tf().function(lambda x: net.bottom(x, training=False))
+        run_bottom = self._bottom_runner(net)
 
         def through_bottom(images: np.ndarray) -> np.ndarray:
-            return run_bottom(backbones.to_model_input(images, spec.mean, spec.std)).numpy()
+            return run_bottom(backbones.to_model_input(images, spec.mean, spec.std))
 
         def load(path: Path) -> np.ndarray:
             return load_square(path, config.size)
@@ -377,6 +375,25 @@ class _Training:
 
     def _epoch_log(self, stage: str, epochs: int):
         return _EpochLog(self.keras, stage, self.history, self.log if progress_enabled() else (lambda m: None), epochs)
+
+    def _bottom_runner(self, net: _Net) -> Callable[[np.ndarray], np.ndarray]:
+        """The frozen bottom for cache misses: converted to LiteRT on the first miss (a fully cached run converts
+        nothing), or TensorFlow's own when the converter refuses the graph."""
+        runner: list[Callable[[np.ndarray], np.ndarray]] = []
+
+        def run(x: np.ndarray) -> np.ndarray:
+            if not runner:
+                try:
+                    runner.append(frozen.litert_runner(net.bottom))
+                except Exception as exc:  # an unusual backbone: slower, same activations to float rounding
+                    from edgetl.tf_env import tf
+
+                    self.log(f"the frozen layers run in TensorFlow (LiteRT could not take them: {type(exc).__name__})")
+                    graph = tf().function(lambda batch: net.bottom(batch, training=False))
+                    runner.append(lambda batch: graph(batch).numpy())
+            return runner[0](x)
+
+        return run
 
     def head_stage(self, net: _Net, feats: _Features, n: int) -> None:
         """Stage 1: the new head on pooled features of every cached view (skipped when a resumed run did it)."""
