@@ -35,8 +35,9 @@ def litert_runner(bottom, threads: int | None = None) -> Callable[[np.ndarray], 
 
     def run(images: np.ndarray) -> np.ndarray:
         if len(images) != batch[0]:  # the last batch of a split is shorter: size the graph to it
-            interpreter.resize_tensor_input(source, images.shape)
-            interpreter.allocate_tensors()
+            with native_stderr_captured():  # the first allocation announces the XNNPACK delegate
+                interpreter.resize_tensor_input(source, images.shape)
+                interpreter.allocate_tensors()
             batch[0] = len(images)
         interpreter.set_tensor(source, np.ascontiguousarray(images, dtype=np.float32))
         interpreter.invoke()
