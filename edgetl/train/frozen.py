@@ -1,8 +1,8 @@
 """The frozen bottom of the classifier as a LiteRT graph, to fill the feature cache faster.
 
 The bottom never trains, and on the CPUs here LiteRT's XNNPACK kernels run it about 1.5 times as fast as
-TensorFlow's own (BENCHMARKS.md, "Feature cache speed"). Its activations match TensorFlow's to float
-rounding; the cache key names the engine, so one cache never mixes the two.
+TensorFlow's own (BENCHMARKS.md, nineteenth session). Its activations match TensorFlow's to float16 rounding, not
+bit for bit, so the cache key names the engine: caches that TensorFlow filled before are not topped up with these.
 """
 
 from __future__ import annotations
