@@ -41,3 +41,34 @@ def test_litert_bottom_matches_tensorflow_on_real_photos(bottom):
         assert np.abs(got - want).max() <= 1e-3 * max(1.0, float(np.abs(want).max()))
     assert np.abs(expected).max() > 1.0, "activations of real photos through ImageNet weights cannot be near zero"
 
+
+
+def _cache_rows(folder: Path) -> dict[str, np.ndarray]:
+    import h5py
+
+    [path] = folder.glob("*.h5")
+    with h5py.File(path, "r") as h5:
+        keys = [k.decode() if isinstance(k, bytes) else k for k in h5["keys"][:]]
+        return dict(zip(keys, h5["data"][:].astype(np.float32)))
+
+
+def test_a_large_fill_goes_through_litert_and_a_small_one_through_tensorflow(tmp_path, synth_data, tiny_config,
+                                                                              monkeypatch):
+    """Both engines fill the same cache rows for the same run, equal to the cache's float16 step."""
+    from dataclasses import replace
+
+    from edgetl.train import frozen
+    from edgetl.train.trainer import train
+
+    filled = {}
+    for engine, threshold in (("litert", 1), ("tensorflow", 10**9)):
+        monkeypatch.setattr(frozen, "LITERT_FROM_VIEWS", threshold)
+        messages: list[str] = []
+        config = replace(tiny_config, cache_dir=str(tmp_path / engine), epochs=1, fine_tune_epochs=1)
+        train(synth_data, tmp_path / f"run-{engine}", config, log=messages.append)
+        assert any("through a LiteRT copy" in m for m in messages) == (engine == "litert"), messages
+        filled[engine] = _cache_rows(tmp_path / engine)
+    assert filled["litert"].keys() == filled["tensorflow"].keys()
+    for key, row in filled["tensorflow"].items():
+        step = np.spacing(np.abs(row).astype(np.float16)).astype(np.float32)  # one float16 step at each value
+        assert (np.abs(filled["litert"][key] - row) <= step + 1e-6).all(), key

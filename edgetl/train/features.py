@@ -179,6 +179,11 @@ class FeatureCache:
         self.close()
 
 
+def missing_views(hashes: Sequence[str], views: int, cache: FeatureCache) -> int:
+    """How many of these images' first ``views`` views the cache lacks (what a fill would compute)."""
+    return sum(f"{h}/{v}" not in cache for h in hashes for v in range(views))
+
+
 def extract(
     paths: Sequence[Path],
     hashes: Sequence[str],

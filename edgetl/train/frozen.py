@@ -1,8 +1,9 @@
 """The frozen bottom of the classifier as a LiteRT graph, to fill the feature cache faster.
 
 The bottom never trains, and on the CPUs here LiteRT's XNNPACK kernels run it about 1.5 times as fast as
-TensorFlow's own (BENCHMARKS.md, nineteenth session). Its activations match TensorFlow's to float16 rounding, not
-bit for bit, so the cache key names the engine: caches that TensorFlow filled before are not topped up with these.
+TensorFlow's own (BENCHMARKS.md, nineteenth session), but converting it takes 10-15 s for MobileNetV2, so it pays
+only for a large fill (``LITERT_FROM_VIEWS``); small fills, tests among them, stay with TensorFlow. The activations
+of the two agree to float16 rounding, the cache's own step, so one cache may hold rows from both.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import numpy as np
 
 from edgetl.quiet import native_stderr_captured
 
-ENGINE = "litert"  # goes into the feature cache key
+# Break-even on the machines here: 1.5x faster at about 150 views/s saves ~3 ms a view, against ~12 s to convert.
+LITERT_FROM_VIEWS = 4000
 
 
 def litert_runner(bottom, threads: int | None = None) -> Callable[[np.ndarray], np.ndarray]:

@@ -31,7 +31,7 @@ from edgetl.run import CONFIG, Run, RunFolder
 from edgetl.train import augment, backbones, frozen
 from edgetl.train.batches import ViewBatches, random_view_batches
 from edgetl.train.config import FINE_TUNE_SCHEDULES, TrainConfig
-from edgetl.train.features import CacheStats, FeatureCache, cache_key, default_cache_dir, extract
+from edgetl.train.features import CacheStats, FeatureCache, cache_key, default_cache_dir, extract, missing_views
 
 FIT = "squash"  # how a photo becomes a square input; part of the cache key
 AUGMENT_VERSION = 2  # bump when augment.py changes so stale cached views are not reused
@@ -331,13 +331,13 @@ class _Training:
         spec = backbones.get(config.backbone)
         key = cache_key({"backbone": config.backbone, "alpha": config.alpha, "size": config.size, "cut": net.cut,
                          "fit": FIT, "weights": backbones.weights_identity(self.weights, config.seed),
-                         "augment": AUGMENT_VERSION, "engine": frozen.ENGINE})
+                         "augment": AUGMENT_VERSION})
         cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
         stats = CacheStats()
-        run_bottom = self._bottom_runner(net)
+        run_bottom: list[Callable[[np.ndarray], np.ndarray]] = []
 
         def through_bottom(images: np.ndarray) -> np.ndarray:
-            return run_bottom(backbones.to_model_input(images, spec.mean, spec.std))
+            return run_bottom[0](backbones.to_model_input(images, spec.mean, spec.std))
 
         def load(path: Path) -> np.ndarray:
             return load_square(path, config.size)
@@ -346,9 +346,12 @@ class _Training:
         arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         readable: dict[str, np.ndarray] = {}
         with FeatureCache(cache_dir / f"{key}.h5", net.bottom.output_shape[1:], {"key": key, "cut": net.cut}, log=log) as cache:
+            hashes = {name: _hashes(parts[name].samples) for name in ("train", "val", "test")}
+            todo = sum(missing_views(hashes[name], views if name == "train" else 1, cache) for name in hashes)
+            run_bottom.append(self._bottom_runner(net, todo))
             for name in ("train", "val", "test"):
                 samples = parts[name].samples
-                feats, ok = extract([s.path for s in samples], _hashes(samples), views if name == "train" else 1, cache,
+                feats, ok = extract([s.path for s in samples], hashes[name], views if name == "train" else 1, cache,
                                     through_bottom, load, augment.make_view, stats=stats, description=f"{name} features")
                 labels = np.array([s.label for s in samples], dtype=np.int64)
                 arrays[name] = (feats[ok], labels[ok])
@@ -376,24 +379,20 @@ class _Training:
     def _epoch_log(self, stage: str, epochs: int):
         return _EpochLog(self.keras, stage, self.history, self.log if progress_enabled() else (lambda m: None), epochs)
 
-    def _bottom_runner(self, net: _Net) -> Callable[[np.ndarray], np.ndarray]:
-        """The frozen bottom for cache misses: converted to LiteRT on the first miss (a fully cached run converts
-        nothing), or TensorFlow's own when the converter refuses the graph."""
-        runner: list[Callable[[np.ndarray], np.ndarray]] = []
+    def _bottom_runner(self, net: _Net, todo: int) -> Callable[[np.ndarray], np.ndarray]:
+        """The frozen bottom for ``todo`` cache misses: a LiteRT copy when there are enough of them to repay its
+        conversion (frozen.LITERT_FROM_VIEWS), else, or when the converter refuses the graph, TensorFlow's own."""
+        if todo >= frozen.LITERT_FROM_VIEWS:
+            try:
+                run = frozen.litert_runner(net.bottom)
+                self.log(f"filling the feature cache: {todo} views through a LiteRT copy of the frozen layers")
+                return run
+            except Exception as exc:  # an unusual backbone: slower, same activations to float16 rounding
+                self.log(f"the frozen layers run in TensorFlow (LiteRT could not take them: {type(exc).__name__})")
+        from edgetl.tf_env import tf
 
-        def run(x: np.ndarray) -> np.ndarray:
-            if not runner:
-                try:
-                    runner.append(frozen.litert_runner(net.bottom))
-                except Exception as exc:  # an unusual backbone: slower, same activations to float rounding
-                    from edgetl.tf_env import tf
-
-                    self.log(f"the frozen layers run in TensorFlow (LiteRT could not take them: {type(exc).__name__})")
-                    graph = tf().function(lambda batch: net.bottom(batch, training=False))
-                    runner.append(lambda batch: graph(batch).numpy())
-            return runner[0](x)
-
-        return run
+        graph = tf().function(lambda batch: net.bottom(batch, training=False))
+        return lambda batch: graph(batch).numpy()
 
     def head_stage(self, net: _Net, feats: _Features, n: int) -> None:
         """Stage 1: the new head on pooled features of every cached view (skipped when a resumed run did it)."""
