@@ -334,10 +334,6 @@ class _Training:
                          "augment": AUGMENT_VERSION})
         cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
         stats = CacheStats()
-        run_bottom: list[Callable[[np.ndarray], np.ndarray]] = []
-
-        def through_bottom(images: np.ndarray) -> np.ndarray:
-            return run_bottom[0](backbones.to_model_input(images, spec.mean, spec.std))
 
         def load(path: Path) -> np.ndarray:
             return load_square(path, config.size)
@@ -347,11 +343,16 @@ class _Training:
         readable: dict[str, np.ndarray] = {}
         with FeatureCache(cache_dir / f"{key}.h5", net.bottom.output_shape[1:], {"key": key, "cut": net.cut}, log=log) as cache:
             hashes = {name: _hashes(parts[name].samples) for name in ("train", "val", "test")}
-            todo = sum(missing_views(hashes[name], views if name == "train" else 1, cache) for name in hashes)
-            run_bottom.append(self._bottom_runner(net, todo))
+            counts = {name: views if name == "train" else 1 for name in hashes}  # views per image
+            todo = sum(missing_views(hashes[name], counts[name], cache) for name in hashes)
+            run_bottom = self._bottom_runner(net, todo)
+
+            def through_bottom(images: np.ndarray) -> np.ndarray:
+                return run_bottom(backbones.to_model_input(images, spec.mean, spec.std))
+
             for name in ("train", "val", "test"):
                 samples = parts[name].samples
-                feats, ok = extract([s.path for s in samples], hashes[name], views if name == "train" else 1, cache,
+                feats, ok = extract([s.path for s in samples], hashes[name], counts[name], cache,
                                     through_bottom, load, augment.make_view, stats=stats, description=f"{name} features")
                 labels = np.array([s.label for s in samples], dtype=np.int64)
                 arrays[name] = (feats[ok], labels[ok])
