@@ -80,7 +80,7 @@ def main() -> None:
     mean = {n: float(np.mean([x["seconds"] for x in rows if x["engine"] == n])) for n in engines}
     out = {
         "command": "benchmarks/cold_cache.py " + shlex.join(sys.argv[1:]),
-        "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+        "machine": f"{platform.system()} {platform.machine()}", "cpu_count": os.cpu_count(),
         "images": len(paths), "views": args.views, "size": args.size, "cut": cut, "convert_seconds": round(convert_s, 1),
         "fills": rows, "mean_seconds": {k: round(v, 2) for k, v in mean.items()},
         "tensorflow_over_litert": round(mean["tensorflow"] / mean["litert"], 2),
